@@ -1,0 +1,1 @@
+"""Loaders and writers: every source format to and from the normalized tables."""

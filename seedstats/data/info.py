@@ -1,0 +1,48 @@
+"""``seedstats info``: what a dataset holds, per task."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+__all__ = ["summarize"]
+
+
+def summarize(ds) -> pd.DataFrame:
+    """One row per task: trials, seed grid, evaluations per trial, metric, flags.
+
+    Returns
+    -------
+    DataFrame
+        Index ``task``; columns ``trials``, ``grid`` (``"25 WI x 25 DO"``, or the number
+        of single seeds), ``evals_per_trial`` (``"during"`` evaluations of the headline
+        metric, min-max), ``loss_steps_per_trial`` (min-max), ``metric``,
+        ``diverged_frac``, ``incomplete``, ``flagged`` (count per flag).
+    """
+    t = ds.trials
+    rows = []
+    for task in ds.tasks:
+        tt = t[t["task"] == task]
+        wi, do = tt["wi_seed"].dropna().nunique(), tt["do_seed"].dropna().nunique()
+        grid = f"{wi} WI x {do} DO" if wi or do else f"{tt['seed'].dropna().nunique()} seeds"
+        flags = tt["flags"][tt["flags"] != ""].str.split(",").explode().value_counts()
+        div = tt["diverged"].astype("float64")
+        rows.append({
+            "task": task,
+            "trials": len(tt),
+            "grid": grid,
+            "evals_per_trial": _range(tt["n_evals"]),
+            "loss_steps_per_trial": _range(tt["n_steps"]),
+            "metric": ",".join(map(str, tt["metric"].dropna().unique())),
+            "diverged_frac": round(float(div.mean()), 3) if div.notna().any() else float("nan"),
+            "incomplete": int((~tt["complete"]).sum()),
+            "flagged": ", ".join(f"{k} {v}" for k, v in flags.items()) or "-",
+        })
+    return pd.DataFrame(rows).set_index("task")
+
+
+def _range(s: pd.Series) -> str:
+    lo, hi = int(s.min()), int(s.max())
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+

@@ -1,0 +1,218 @@
+"""``seedstats ingest``: turn any supported source into a normalized dataset.
+
+Each source format is one module of :mod:`seedstats.data` exposing
+
+``detect(path: Path) -> bool``
+    Whether ``path`` looks like this format (cheap: names and first bytes).
+``read(path: Path, opts: IngestOptions) -> ReadResult``
+    The trial records, and the files skipped under ``--skip-bad``.
+
+:func:`ingest` picks the format, reads, builds the tables with
+:func:`seedstats.data.tables.build_tables` and returns the dataset with a report
+whose counts equal what was read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+import pandas as pd
+
+from seedstats.data.dataset import Dataset
+from seedstats.data.tables import TrialRecord, build_tables
+from seedstats.errors import DataError, ParseError
+
+__all__ = ["FORMATS", "IngestOptions", "ReadResult", "IngestReport", "ingest", "detect_format",
+           "report", "parse_error_or_skip"]
+
+#: Format name -> module implementing ``detect``/``read``, in detection order.
+FORMATS = {
+    "release": "seedstats.data.release",
+    "rawlog": "seedstats.data.rawlog",
+    "jsonl": "seedstats.data.jsonl",
+    "hf": "seedstats.data.hf_trainer",
+    "tensorboard": "seedstats.data.tensorboard",
+    "mlflow": "seedstats.data.mlflow",
+    "wandb": "seedstats.data.wandb",
+    "mosbach": "seedstats.data.mosbach",
+    "table": "seedstats.data.longtable",
+}
+
+
+@dataclass
+class IngestOptions:
+    """Options shared by every reader (each uses those that apply to it).
+
+    Attributes
+    ----------
+    skip_bad : bool
+        Skip malformed files (listed in the report) instead of stopping at the first.
+    task : str, optional
+        Task name when the source does not record it.
+    metric : str, optional
+        Headline metric when it cannot be inferred (e.g. ``eval_accuracy``).
+    baseline : float, optional
+        Majority baseline for the failed-run verdict when the task is not a paper task.
+    seeds_from : str, optional
+        Path pattern with ``{wi}``, ``{do}`` or ``{seed}`` fields to read seeds from.
+    mapping : dict, optional
+        Column mapping for long tables (``run=trial,step=global_step,...``).
+    """
+
+    skip_bad: bool = False
+    task: str | None = None
+    metric: str | None = None
+    baseline: float | None = None
+    seeds_from: str | None = None
+    mapping: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReadResult:
+    """What a reader returns: records, files skipped (path, reason) and notes."""
+
+    records: list[TrialRecord]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """Counts of one ingest, per task, equal to what was written.
+
+    Attributes
+    ----------
+    per_task : DataFrame
+        Index ``task``; columns ``trials``, ``evals``, ``loss_steps``, ``incomplete``,
+        ``flagged``, ``nan_values``, ``diverged``.
+    skipped : list of (str, str)
+        Files skipped under ``--skip-bad`` and why.
+    notes : list of str
+    """
+
+    per_task: pd.DataFrame
+    skipped: list[tuple[str, str]]
+    notes: list[str]
+
+    def __str__(self) -> str:
+        lines = [self.per_task.to_string()]
+        tot = self.per_task.sum(numeric_only=True)
+        lines.append(f"total: {int(tot.get('trials', 0))} trials, {int(tot.get('evals', 0))} "
+                     f"evaluations, {int(tot.get('loss_steps', 0))} loss steps; "
+                     f"{int(tot.get('incomplete', 0))} incomplete, {int(tot.get('flagged', 0))} "
+                     f"flagged, {len(self.skipped)} files skipped")
+        lines += [f"skipped {p}: {why}" for p, why in self.skipped]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def report(ds: Dataset, skipped=(), notes=()) -> IngestReport:
+    """Count what a dataset holds, per task (used after every ingest and by ``info``)."""
+    t = ds.trials
+    tasks = ds.tasks
+    ev = ds.evals.groupby("task", observed=True).size()
+    tl = ds.train_loss.groupby("task", observed=True).size()
+    nan_e = ds.evals[ds.evals["value"].isna()].groupby("task", observed=True).size()
+    nan_l = ds.train_loss[ds.train_loss["loss"].isna()].groupby("task", observed=True).size()
+    rows = []
+    for task in tasks:
+        tt = t[t["task"] == task]
+        rows.append({
+            "task": task, "trials": len(tt), "evals": int(ev.get(task, 0)),
+            "loss_steps": int(tl.get(task, 0)), "incomplete": int((~tt["complete"]).sum()),
+            "flagged": int((tt["flags"] != "").sum()),
+            "nan_values": int(nan_e.get(task, 0) + nan_l.get(task, 0)),
+            "diverged": int(tt["diverged"].fillna(False).sum()),
+        })
+    cols = ["task", "trials", "evals", "loss_steps", "incomplete", "flagged", "nan_values",
+            "diverged"]
+    return IngestReport(pd.DataFrame(rows, columns=cols).set_index("task"), list(skipped),
+                        list(notes))
+
+
+def _module(name: str):
+    return importlib.import_module(FORMATS[name])
+
+
+def detect_format(src) -> str:
+    """Name of the format of ``src`` (the first whose ``detect`` accepts it)."""
+    src = Path(src)
+    if not src.exists():
+        raise DataError(f"SRC {src}: no such file or directory")
+    for name in FORMATS:
+        try:
+            mod = _module(name)
+        except ModuleNotFoundError:
+            continue
+        if mod.detect(src):
+            return name
+    raise DataError(f"SRC {src}: cannot tell its format; give --format one of "
+                    f"{', '.join(FORMATS)}")
+
+
+def ingest(src, *, format: str = "auto", options: IngestOptions | None = None
+           ) -> tuple[Dataset, IngestReport]:
+    """Read ``src`` in any supported format into a normalized :class:`Dataset`.
+
+    Parameters
+    ----------
+    src : str or Path
+        A file or directory.
+    format : str
+        ``"auto"`` (detect) or a key of :data:`FORMATS`.
+    options : IngestOptions, optional
+
+    Returns
+    -------
+    (Dataset, IngestReport)
+
+    Raises
+    ------
+    DataError, ParseError
+        Unreadable or malformed input (the message names file, line and what was
+        expected), an unknown format, duplicate trials.
+    """
+    options = options or IngestOptions()
+    src = Path(src)
+    if format == "auto":
+        format = detect_format(src)
+    elif format not in FORMATS:
+        raise DataError(f"--format: expected auto or one of {', '.join(FORMATS)}, got {format!r}")
+    if not src.exists():
+        raise DataError(f"SRC {src}: no such file or directory")
+    try:
+        mod = _module(format)
+    except ModuleNotFoundError as exc:
+        raise DataError(f"--format {format}: not available ({exc})") from None
+    result = mod.read(src, options)
+    if not result.records:
+        raise DataError(f"SRC {src}: no trials found in format {format!r}"
+                        + (f" ({len(result.skipped)} files skipped)" if result.skipped else ""))
+    trials, evals, loss = build_tables(result.records)
+    meta = {
+        "synthetic": False,
+        "provenance": {"source": str(src), "format": format},
+        "skipped": [list(s) for s in result.skipped],
+    }
+    ds = Dataset(trials, evals, loss, meta)
+    return ds, report(ds, result.skipped, result.notes)
+
+
+def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):
+    """Run ``fn()``; on a :class:`ParseError` skip ``path`` under ``--skip-bad``, else raise.
+
+    Returns ``fn()``'s value, or None when the file was skipped.
+    """
+    try:
+        return fn()
+    except ParseError as exc:
+        if not opts.skip_bad:
+            raise
+        result.skipped.append((str(path), str(exc)))
+        return None
+
+
+

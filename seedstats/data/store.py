@@ -1,0 +1,99 @@
+"""Read and write normalized datasets: three Parquet files and ``dataset.json``.
+
+Writes are atomic: the dataset is written into a temporary directory beside the
+target and renamed into place, so a crash never leaves a half-written dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from seedstats.data import schema
+from seedstats.errors import DataError
+
+__all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset"]
+
+META_FILE = "dataset.json"
+
+
+def is_dataset(path) -> bool:
+    """Whether ``path`` is a directory holding a normalized dataset."""
+    p = Path(path)
+    return p.is_dir() and (p / META_FILE).is_file() and (p / "trials.parquet").is_file()
+
+
+def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
+    """Write the three tables and their metadata to the directory ``path``, atomically.
+
+    ``meta`` is stored as ``dataset.json`` with ``schema_version`` added. An existing
+    dataset at ``path`` is replaced; an existing non-empty directory that is not a
+    dataset is refused, so nothing of the user's is overwritten.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.exists() and not is_dataset(path) and (not path.is_dir() or any(path.iterdir())):
+        raise DataError(f"--out {path}: exists and is not a seedstats dataset; "
+                        "choose a new or empty directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"schema_version": schema.SCHEMA_VERSION, **meta}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        for name, df, cols in (("trials", trials, schema.TRIALS_COLUMNS),
+                               ("evals", evals, schema.EVALS_COLUMNS),
+                               ("train_loss", train_loss, schema.TRAIN_LOSS_COLUMNS)):
+            if list(df.columns) != list(cols):
+                raise DataError(f"{name}: columns {list(df.columns)} differ from the "
+                                f"schema {list(cols)}")
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+        with open(tmp / META_FILE, "w") as fh:
+            json.dump(meta, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """Read a dataset written by :func:`write_dataset`.
+
+    Returns ``(trials, evals, train_loss, meta)``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"--data {path}: no such directory")
+    if not is_dataset(path):
+        raise DataError(f"--data {path}: not a seedstats dataset (no {META_FILE} and "
+                        "trials.parquet); make one with `seedstats ingest SRC --out DIR`")
+    with open(path / META_FILE) as fh:
+        try:
+            meta = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path / META_FILE}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    version = meta.get("schema_version")
+    if version != schema.SCHEMA_VERSION:
+        raise DataError(f"{path}: schema version {version}, this seedstats reads version "
+                        f"{schema.SCHEMA_VERSION}; re-create it with `seedstats ingest`")
+    tables = []
+    for name in schema.TABLES:
+        f = path / f"{name}.parquet"
+        if not f.is_file():
+            raise DataError(f"{path}: missing {name}.parquet")
+        tables.append(pd.read_parquet(f))
+    return (*tables, meta)

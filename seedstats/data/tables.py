@@ -1,0 +1,310 @@
+"""Build the normalized tables from per-trial records, and read views back out.
+
+Every loader (released pickle, raw text logs, JSON Lines, the replica, ...) turns its
+input into :class:`TrialRecord` objects and calls :func:`build_tables`; nothing else
+creates the tables, so every source gets the same dtypes, flags and derived columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from seedstats.data import schema
+from seedstats.errors import DataError
+
+__all__ = [
+    "Curve",
+    "TrialRecord",
+    "build_tables",
+    "coerce",
+    "score_grid",
+    "eval_matrix",
+]
+
+
+@dataclass
+class Curve:
+    """One metric's validation evaluations of one trial.
+
+    ``before``/``after`` are ``None`` when not logged (a NaN value that *was* logged
+    stays NaN). ``steps``/``values`` are the ``"during"`` evaluations in log order.
+    """
+
+    before: float | None = None
+    steps: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    values: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
+    after: float | None = None
+
+
+@dataclass
+class TrialRecord:
+    """Everything one trial logged, before it becomes rows of the tables.
+
+    Parameters
+    ----------
+    task : str
+    wi_seed, do_seed, seed : int or None
+    curves : dict of str to Curve
+        Metric name (validation ``loss`` included) to its evaluations.
+    train_loss : ndarray of float
+        Training loss per logged step.
+    train_steps : ndarray of int, optional
+        The step of each ``train_loss`` value; default ``0 .. len - 1``.
+    complete : bool
+        Whether the log reached its end (a truncated run is kept, with False).
+    source : str
+        Where the trial came from (file name, ``"replica"``, ...).
+    n_steps : int, optional
+        Optimizer steps run; default: the number of training-loss steps logged.
+    after_step : int, optional
+        Step of the ``after`` evaluation; default ``n_steps - 1``.
+    steps_per_epoch : float, optional
+        Default: the task's (Table 2) when the task is known, else epochs are NaN.
+    metric, baseline : optional
+        Headline metric and majority baseline; default: the task's.
+    flags : list of str
+        Problems a loader noticed; more are added by :func:`build_tables`.
+    """
+
+    task: str
+    wi_seed: int | None = None
+    do_seed: int | None = None
+    seed: int | None = None
+    curves: dict[str, Curve] = field(default_factory=dict)
+    train_loss: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
+    train_steps: np.ndarray | None = None
+    complete: bool = True
+    source: str = ""
+    n_steps: int | None = None
+    after_step: int | None = None
+    steps_per_epoch: float | None = None
+    metric: str | None = None
+    baseline: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def coerce(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Return ``df`` with exactly ``columns`` (in order) cast to their schema dtypes."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"table is missing columns {missing}; expected {list(columns)}")
+    out = {}
+    for name, dtype in columns.items():
+        col = df[name]
+        if dtype == "category":
+            out[name] = col.astype("category") if col.dtype != "category" else col
+        elif dtype == "str":
+            out[name] = col.astype(object).where(col.notna(), None).astype("str")
+        else:
+            out[name] = col.astype(dtype)
+    return pd.DataFrame(out)
+
+
+def _headline(rec: TrialRecord) -> tuple[str | None, float | None, float]:
+    info = schema.TASKS.get(rec.task)
+    metric = rec.metric or (info.metric if info else None)
+    baseline = rec.baseline if rec.baseline is not None else (info.baseline if info else None)
+    spe = rec.steps_per_epoch or (info.steps_per_epoch if info else np.nan)
+    return metric, baseline, float(spe)
+
+
+def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Turn trial records into the ``trials``, ``evals`` and ``train_loss`` tables.
+
+    Nothing is dropped: every logged value (NaN included) becomes a row. Flags added
+    here: ``incomplete`` (the log stopped early), ``nan`` (a NaN among the values),
+    ``no_metric`` (the headline metric was never logged), ``before_mismatch`` (the
+    untrained score differs between DO seeds of one WI, which the paper's design
+    rules out: the ``before`` value depends on WI only).
+
+    Raises
+    ------
+    DataError
+        Two records with the same trial (task and seeds).
+    """
+    seen: dict[str, str] = {}
+    t_rows, e_parts, l_parts = [], [], []
+    for rec in records:
+        tid = schema.trial_id(rec.task, rec.wi_seed, rec.do_seed, rec.seed)
+        if tid in seen:
+            raise DataError(
+                f"duplicate trial {tid} (task {rec.task}, WI {rec.wi_seed}, DO {rec.do_seed}, "
+                f"seed {rec.seed}) in {seen[tid]} and {rec.source}"
+            )
+        seen[tid] = rec.source
+        metric, baseline, spe = _headline(rec)
+        flags = list(rec.flags)
+        loss = np.asarray(rec.train_loss, dtype=np.float64)
+        lsteps = (np.arange(len(loss), dtype=np.int64) if rec.train_steps is None
+                  else np.asarray(rec.train_steps, dtype=np.int64))
+        n_steps = rec.n_steps if rec.n_steps is not None else (
+            int(lsteps[-1]) + 1 if len(lsteps) else 0)
+        after_step = rec.after_step if rec.after_step is not None else n_steps - 1
+        has_nan = bool(np.isnan(loss).any())
+
+        for name, cur in rec.curves.items():
+            steps = np.asarray(cur.steps, dtype=np.int64)
+            vals = np.asarray(cur.values, dtype=np.float64)
+            ph, st, va = [], [steps], [vals]
+            if cur.before is not None:
+                ph.append(("before", 1))
+                st.insert(0, np.array([-1]))
+                va.insert(0, np.array([cur.before], dtype=np.float64))
+            ph.append(("during", len(steps)))
+            if cur.after is not None:
+                ph.append(("after", 1))
+                st.append(np.array([after_step]))
+                va.append(np.array([cur.after], dtype=np.float64))
+            st_all, va_all = np.concatenate(st), np.concatenate(va)
+            has_nan |= bool(np.isnan(va_all).any())
+            phases = np.repeat([p for p, _ in ph], [k for _, k in ph])
+            e_parts.append((tid, rec, st_all, va_all, (name, phases, spe)))
+
+        head = rec.curves.get(metric) if metric else None
+        if head is None:
+            flags.append("no_metric")
+            before = after = best = np.nan
+            n_evals = 0
+        else:
+            before = np.nan if head.before is None else float(head.before)
+            after = np.nan if head.after is None else float(head.after)
+            vals = np.asarray(head.values, dtype=np.float64)
+            best = float(np.nanmax(vals)) if len(vals) and not np.isnan(vals).all() else np.nan
+            n_evals = len(vals)
+        if not rec.complete:
+            flags.append("incomplete")
+        if has_nan:
+            flags.append("nan")
+        if baseline is None or np.isnan(after) or metric is None:
+            diverged = pd.NA
+        else:
+            diverged = schema.is_failed(after, baseline, metric)
+        t_rows.append({
+            "task": rec.task, "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
+            "trial_id": tid, "metric": metric, "before": before, "after": after, "best": best,
+            "n_evals": n_evals, "n_steps": n_steps, "complete": bool(rec.complete),
+            "diverged": diverged, "flags": flags, "source": rec.source,
+        })
+        l_parts.append((tid, rec, lsteps, loss, None))
+
+    trials = pd.DataFrame(t_rows, columns=list(schema.TRIALS_COLUMNS))
+    if len(trials):
+        _flag_before_mismatch(trials)
+    trials["flags"] = trials["flags"].map(lambda f: ",".join(dict.fromkeys(f)))
+    trials = coerce(trials, schema.TRIALS_COLUMNS)
+
+    evals = _long(e_parts, "evals")
+    train_loss = _long(l_parts, "train_loss")
+    return trials, evals, train_loss
+
+
+def _flag_before_mismatch(trials: pd.DataFrame) -> None:
+    grid = trials[trials["wi_seed"].notna() & trials["do_seed"].notna()]
+    for _, g in grid.groupby(["task", "wi_seed"], sort=False):
+        b = g["before"].to_numpy(dtype=np.float64)
+        b = b[~np.isnan(b)]
+        if len(b) and (b.max() - b.min()) > 1e-9:
+            for i in g.index:
+                trials.at[i, "flags"] = trials.at[i, "flags"] + ["before_mismatch"]
+
+
+def _long(parts, kind: str) -> pd.DataFrame:
+    """Concatenate per-trial arrays into one long table.
+
+    ``parts`` holds ``(trial_id, record, steps, values, extra)`` tuples; for ``evals``
+    ``extra`` is ``(metric, phases, steps_per_epoch)``.
+    """
+    columns = schema.EVALS_COLUMNS if kind == "evals" else schema.TRAIN_LOSS_COLUMNS
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series([], dtype="float64") for c in columns})
+        empty["phase"] = pd.Series([], dtype=object)
+        return coerce(empty, columns)
+    recs = [p[1] for p in parts]
+    counts = np.array([len(p[2]) for p in parts])
+    idx = np.repeat(np.arange(len(parts)), counts)
+    codes, uniq = pd.factorize(pd.Index([p[0] for p in parts], dtype=object))
+    steps = np.concatenate([p[2] for p in parts])
+    if len(steps) and (steps.max() > np.iinfo(np.int32).max or steps.min() < -1):
+        raise DataError(f"{kind}: step out of range [-1, 2**31): {steps.min()}..{steps.max()}")
+    data = {
+        "task": pd.Categorical(np.array([r.task for r in recs], dtype=object)[idx]),
+        "trial_id": pd.Categorical.from_codes(codes[idx], categories=uniq.astype("str")),
+    }
+    for attr in ("wi_seed", "do_seed", "seed"):
+        vals = pd.array([getattr(r, attr) for r in recs], dtype="Int32")
+        data[attr] = vals.take(idx)
+    data["step"] = steps.astype(np.int32)
+    values = np.concatenate([p[3] for p in parts]).astype(np.float64, copy=False)
+    if kind == "evals":
+        spe = np.array([p[4][2] for p in parts], dtype=np.float64)[idx]
+        data["epoch"] = (steps + 1) / spe
+        data["metric"] = pd.Categorical(np.array([p[4][0] for p in parts], dtype=object)[idx])
+        data["value"] = values
+        data["phase"] = pd.Categorical(np.concatenate([p[4][1] for p in parts]),
+                                       categories=list(schema.PHASES))
+    else:
+        data["loss"] = values
+    return pd.DataFrame(data)[list(columns)]
+
+
+def score_grid(trials: pd.DataFrame, task: str, value: str = "after") -> pd.DataFrame:
+    """The WI x DO grid of one task's scores (Figure 2 of the paper).
+
+    Returns
+    -------
+    DataFrame
+        Index ``wi_seed``, columns ``do_seed``, cells the ``value`` column of ``trials``
+        (``after`` by default); missing combinations are NaN.
+
+    Raises
+    ------
+    DataError
+        The task has no trials, or its trials carry no separate WI and DO seeds.
+    """
+    t = trials[trials["task"] == task]
+    if t.empty:
+        raise DataError(f"no trials for task {task!r}; tasks present: "
+                        f"{sorted(map(str, trials['task'].unique()))}")
+    if t["wi_seed"].isna().any() or t["do_seed"].isna().any():
+        raise DataError(f"task {task!r}: this analysis needs a WI x DO seed grid, but some "
+                        "trials carry no separate wi_seed/do_seed")
+    g = t.pivot(index="wi_seed", columns="do_seed", values=value)
+    g.index = g.index.astype(int)
+    g.columns = g.columns.astype(int)
+    return g.sort_index().sort_index(axis=1)
+
+
+def eval_matrix(evals: pd.DataFrame, task: str, metric: str | None = None,
+                steps=None, phase: str = "during") -> pd.DataFrame:
+    """Validation curves of one task as a trials x steps matrix.
+
+    Parameters
+    ----------
+    evals : DataFrame
+        The ``evals`` table.
+    task : str
+    metric : str, optional
+        Default: the task's headline metric (Table 2).
+    steps : sequence of int, optional
+        Keep only these steps (in this order); a trial that lacks one gets NaN there.
+    phase : str
+        ``"during"`` by default.
+
+    Returns
+    -------
+    DataFrame
+        Index ``trial_id``, columns ``step``, values ``value``.
+    """
+    metric = metric or schema.task_info(task).metric
+    e = evals[(evals["task"] == task) & (evals["metric"] == metric) & (evals["phase"] == phase)]
+    if e.empty:
+        raise DataError(f"no {phase!r} evaluations of metric {metric!r} for task {task!r}")
+    m = e.pivot_table(index="trial_id", columns="step", values="value", aggfunc="last",
+                      observed=True, dropna=False)
+    m.index = m.index.astype(str)
+    if steps is not None:
+        m = m.reindex(columns=list(steps))
+    return m
