@@ -20,6 +20,7 @@ _API = {
     "ingest": "seedstats.data.ingest",
     "TASKS": "seedstats.data.schema",
     "expected_max": "seedstats.stats.expected_max",
+    "expected_max_curve": "seedstats.stats.expected_max",
 }
 
 __all__ = sorted([*_API, "__version__"])
