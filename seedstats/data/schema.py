@@ -121,8 +121,6 @@ class TaskInfo:
         epoch; SST every 100 steps) as ``"during"`` step indices.
     es_steps : tuple of int
         The 30 evaluation steps used by the paper's early-stopping analysis (Section 5).
-    per_epoch_steps : tuple of int
-        The ``"during"`` steps closest to the end of each epoch (Figure 1, "each epoch").
     """
 
     name: str
