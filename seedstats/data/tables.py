@@ -106,7 +106,9 @@ def coerce(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 def _headline(rec: TrialRecord) -> tuple[str | None, float | None, float]:
     info = schema.TASKS.get(rec.task)
     metric = rec.metric or (info.metric if info else None)
-    baseline = rec.baseline if rec.baseline is not None else (info.baseline if info else None)
+    # Table 2's baseline belongs to the task's headline metric only
+    baseline = rec.baseline if rec.baseline is not None else (
+        info.baseline if info and (rec.metric is None or rec.metric == info.metric) else None)
     spe = rec.steps_per_epoch or (info.steps_per_epoch if info else np.nan)
     return metric, baseline, float(spe)
 

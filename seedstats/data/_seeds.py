@@ -1,0 +1,625 @@
+"""What the sweep loaders share: who a run is, and how its logged series become a trial.
+
+Most users' runs are not the paper's 2,100 trials (Dodge et al. 2020) but their own sweeps,
+logged by the Hugging Face Trainer, TensorBoard, MLflow or Weights & Biases (issue 8). The
+loaders :mod:`~seedstats.data.hf_trainer`, :mod:`~seedstats.data.tensorboard`,
+:mod:`~seedstats.data.mlflow`, :mod:`~seedstats.data.wandb`, :mod:`~seedstats.data.mosbach`
+and :mod:`~seedstats.data.longtable` read their source into per-key series and hand them to
+:func:`assemble`, so that every source follows the same rules, written down here once.
+
+Seeds (first source that yields one wins)
+-----------------------------------------
+1. ``--seeds-from PATTERN`` (:attr:`IngestOptions.seeds_from`): a pattern with ``{wi}``,
+   ``{do}`` and/or ``{seed}`` fields, e.g. ``'wi{wi}_do{do}'`` or ``'seed{seed}'``, searched in
+   the run's path relative to the parent of the source root (so the root's own name counts).
+   A field matches an integer; ``*`` matches any characters within one path component. When
+   the pattern occurs several times, the last (deepest) occurrence wins.
+2. A ``seedstats.json`` sidecar in the run directory or any parent up to the source root
+   (nearest first, key by key): ``{"wi_seed": 3, "do_seed": 7}`` or ``{"seed": 42}``; it may
+   also give ``"task"``, ``"metric"`` and ``"baseline"``.
+3. ``trial_params`` of a Trainer hyperparameter search (``trainer_state.json``).
+4. The run's recorded configuration (TensorBoard ``args`` text, MLflow params, W&B config,
+   the follow-up study's run-directory name).
+
+In 2-4 the keys ``wi_seed``/``init_seed``/``weight_init_seed`` give the weight-initialization
+(WI) seed, ``do_seed``/``data_order_seed``/``data_seed`` the data-order (DO) seed and ``seed``
+the single seed. A DO key counts only beside a WI key: the Trainer's own ``data_seed`` only
+re-seeds the sampler while ``seed`` still drives initialization *and* dropout, which is not the
+paper's WI/DO split, so such a run carries ``seed`` only. Runs without separate WI and DO seeds
+carry a single ``seed``; analyses that need the WI x DO grid refuse them with a clear message.
+
+Steps
+-----
+The Trainer (and TensorBoard, W&B, MLflow through its callbacks) logs ``global_step``: the
+number of optimizer updates done. seedstats' ``step`` is the 0-based index of the update after
+which an evaluation ran (:mod:`seedstats.data.schema`), so **step = global_step - 1**; an
+evaluation at ``global_step == 0`` (``eval_on_start``) is the ``"before"`` evaluation (step -1).
+A training loss logged at ``global_step == g`` averages the updates up to the ``g``-th, so its
+step is ``g - 1`` too (the follow-up study's ``train_results.tsv`` logs *before* the update,
+so there the loss's step is ``g``).
+
+Phases
+------
+- ``"before"``: the evaluation at ``global_step == 0``, if any.
+- ``"during"``: every other evaluation logged until the end of training (the Trainer's
+  end-of-training record, ``train_runtime``), deduplicated on the step: when a resumed run
+  logged a step twice, the entry logged last wins.
+- ``"after"``: the score after the last update (the paper's ``after``). When training
+  completed and an evaluation ran at the final step, that evaluation is ``after`` **and stays
+  in ``"during"``** (it is the last point of the curve; dropping it would hide the final
+  checkpoint from ``best`` and from the early-stopping simulator). When no evaluation ran during
+  training at all, the first evaluation logged after the end of training at the final step is
+  ``after``. Evaluations logged after the end of training are otherwise left out: with
+  ``load_best_model_at_end`` they score the best checkpoint, not the final model. An
+  incomplete run has no ``after`` (NaN), and its ``diverged`` is NA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seedstats.data import schema
+from seedstats.data.tables import Curve, TrialRecord
+from seedstats.errors import DataError, ParseError, SeedstatsError
+
+__all__ = [
+    "SIDECAR",
+    "END_KEY",
+    "METRIC_ALIASES",
+    "Identity",
+    "Series",
+    "SeedPattern",
+    "Resolver",
+    "normalize_task",
+    "split_keys",
+    "infer_steps_per_epoch",
+    "assemble",
+    "guarded",
+    "walk_files",
+    "find_first",
+    "as_int",
+    "max_step",
+]
+
+#: File name of the per-run (or per-sweep) sidecar with seeds and task metadata.
+SIDECAR = "seedstats.json"
+
+_WI_KEYS = ("wi_seed", "init_seed", "weight_init_seed")
+_DO_KEYS = ("do_seed", "data_order_seed", "data_seed")
+_SEED_KEYS = ("seed",)
+
+_TASK_ALIASES = {"sst-2": "sst", "sst2": "sst", "sst": "sst", "mrpc": "mrpc", "rte": "rte",
+                 "cola": "cola", "glue/sst2": "sst", "glue/mrpc": "mrpc", "glue/rte": "rte",
+                 "glue/cola": "cola"}
+
+#: The paper's metric names and what Hugging Face's ``evaluate``/``run_glue`` call them.
+METRIC_ALIASES = {"acc": ("acc", "accuracy"), "mcc": ("mcc", "matthews_correlation"),
+                  "acc_and_f1": ("acc_and_f1", "combined_score")}
+
+# Keys of an evaluation log that are not validation metrics.
+_NOT_METRICS = {"runtime", "samples_per_second", "steps_per_second", "model_preparation_time",
+                "jit_compilation_time", "epoch", "step", "global_step", "num_input_tokens_seen",
+                "total_flos"}
+
+#: Key of the Trainer's end-of-training record.
+END_KEY = "train_runtime"
+
+
+def normalize_task(name) -> str:
+    """``"SST-2"``, ``"sst2"``, ``"glue/sst2"`` -> ``"sst"``; other names are kept as given.
+
+    >>> normalize_task("SST-2"), normalize_task("boolq")
+    ('sst', 'boolq')
+    """
+    text = str(name).strip()
+    return _TASK_ALIASES.get(text.lower(), text)
+
+
+def as_int(value, what: str, path) -> int:
+    """An integer seed from a JSON/params value (``3``, ``"3"``, ``3.0``), or a ParseError."""
+    if isinstance(value, bool):
+        raise ParseError(path, None, f"{what}: expected an integer, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ParseError(path, None, f"{what}: expected an integer, got {value!r}")
+
+
+def guarded(path, what: str, fn):
+    """Run ``fn()``; turn any low-level failure into a one-line :class:`ParseError`.
+
+    ``what`` says what was expected in ``path`` ("a trainer_state.json", ...).
+    """
+    import sqlite3
+
+    try:
+        return fn()
+    except SeedstatsError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError,
+            sqlite3.Error, UnicodeDecodeError, RecursionError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise ParseError(path, None, f"expected {what}; got {type(exc).__name__}"
+                         + (f": {msg}" if msg else "")) from None
+
+
+def walk_files(root: Path, predicate, *, max_depth: int | None = None,
+               max_entries: int | None = None):
+    """Files under ``root`` (a file yields itself) for which ``predicate(path)`` holds.
+
+    Hidden directories (``.trash``, ``.ipynb_checkpoints``, ...) are skipped; entries are
+    visited in sorted order, so the result is deterministic. ``max_depth``/``max_entries``
+    bound the walk (``detect`` must stay cheap on large trees).
+    """
+    root = Path(root)
+    if root.is_file():
+        if predicate(root):
+            yield root
+        return
+    seen = 0
+    stack = [(root, 0)]
+    while stack:
+        d, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for e in entries:
+            seen += 1
+            if max_entries is not None and seen > max_entries:
+                return
+            if e.is_dir(follow_symlinks=False):
+                if not e.name.startswith(".") and (max_depth is None or depth < max_depth):
+                    subdirs.append(Path(e.path))
+            elif e.is_file() and predicate(Path(e.path)):
+                yield Path(e.path)
+        stack.extend((s, depth + 1) for s in reversed(subdirs))
+
+
+def find_first(root: Path, predicate, *, max_depth: int = 4, max_entries: int = 5000) -> bool:
+    """Whether some file under ``root`` satisfies ``predicate`` (a bounded, cheap search)."""
+    return next(walk_files(root, predicate, max_depth=max_depth, max_entries=max_entries),
+                None) is not None
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+
+class SeedPattern:
+    """A ``--seeds-from`` pattern such as ``'wi{wi}_do{do}'`` or ``'seed{seed}'``.
+
+    Examples
+    --------
+    >>> SeedPattern("wi{wi}_do{do}").match("sweep/wi12_do3/runs/Nov01")
+    {'wi_seed': 12, 'do_seed': 3}
+    >>> SeedPattern("seed{seed}").match("seed1/retry/seed7")  # the deepest occurrence
+    {'seed': 7}
+
+    Raises
+    ------
+    DataError
+        The pattern has no field, an unknown field, or a field twice.
+    """
+
+    _FIELDS = {"wi": "wi_seed", "do": "do_seed", "seed": "seed"}
+
+    def __init__(self, pattern: str):
+        if not isinstance(pattern, str) or not pattern:
+            raise DataError(f"--seeds-from: expected a pattern such as 'wi{{wi}}_do{{do}}' or "
+                            f"'seed{{seed}}', got {pattern!r}")
+        parts, names, pos = [], [], 0
+        for m in re.finditer(r"\{([^{}]*)\}", pattern):
+            parts.append(self._literal(pattern[pos:m.start()]))
+            name = m.group(1)
+            if name not in self._FIELDS:
+                raise DataError(f"--seeds-from: unknown field {{{name}}} in {pattern!r}; "
+                                "expected {wi}, {do} or {seed}")
+            if name in names:
+                raise DataError(f"--seeds-from: field {{{name}}} twice in {pattern!r}")
+            names.append(name)
+            parts.append(rf"(?P<{name}>-?\d+)")
+            pos = m.end()
+        parts.append(self._literal(pattern[pos:]))
+        if not names:
+            raise DataError(f"--seeds-from: expected a pattern with {{wi}} and {{do}} or "
+                            f"{{seed}} fields (e.g. 'wi{{wi}}_do{{do}}'), got {pattern!r}")
+        self.pattern = pattern
+        self.regex = re.compile("".join(parts))
+
+    @staticmethod
+    def _literal(text: str) -> str:
+        return "[^/]*".join(re.escape(p) for p in text.split("*"))
+
+    def match(self, text: str) -> dict | None:
+        """Seeds found in ``text`` (the last occurrence), or None."""
+        last = None
+        for m in self.regex.finditer(text):
+            last = m
+        if last is None:
+            return None
+        return {self._FIELDS[k]: int(v) for k, v in last.groupdict().items()}
+
+
+def _seeds_from_mapping(d: dict, path, origin: str) -> dict | None:
+    """WI/DO/seed from a flat dict (sidecar, trial_params, config), or None if it has none."""
+    if not isinstance(d, dict):
+        return None
+
+    def first(keys):
+        for k in keys:
+            v = d.get(k)
+            if v is not None and not (isinstance(v, str) and v.strip().lower() in ("", "none",
+                                                                                     "null")):
+                return as_int(v, f"{origin} key {k!r}", path)
+        return None
+
+    wi, do, seed = first(_WI_KEYS), first(_DO_KEYS), first(_SEED_KEYS)
+    if wi is None:
+        do = None
+    if wi is None and seed is None:
+        return None
+    return {"wi_seed": wi, "do_seed": do, "seed": seed}
+
+
+@dataclass
+class Identity:
+    """Who a run is: task, seeds, headline metric and majority baseline."""
+
+    task: str
+    wi_seed: int | None
+    do_seed: int | None
+    seed: int | None
+    origin: str
+    sidecar: dict = field(default_factory=dict)
+
+
+class Resolver:
+    """Resolves each run's task, seeds, headline metric and baseline under one source root.
+
+    Parameters
+    ----------
+    root : Path
+        The source given to ``seedstats ingest``.
+    opts : IngestOptions
+    """
+
+    def __init__(self, root: Path, opts):
+        self.root = Path(root)
+        self.opts = opts
+        self.pattern = SeedPattern(opts.seeds_from) if opts.seeds_from else None
+        self.notes: list[str] = []
+        self._sidecar_cache: dict[Path, dict] = {}
+        base = self.root.parent if self.root.is_dir() else self.root.parent.parent
+        self._base = base
+
+    def note(self, text: str) -> None:
+        """Record a note once (shown in the ingest report)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def _one_sidecar(self, d: Path) -> dict:
+        if d not in self._sidecar_cache:
+            f = d / SIDECAR
+            data = {}
+            if f.is_file():
+                data = guarded(f, "a JSON object", lambda: json.loads(f.read_text("utf-8")))
+                if not isinstance(data, dict):
+                    raise ParseError(f, 1, f"expected a JSON object, got {type(data).__name__}")
+            self._sidecar_cache[d] = data
+        return self._sidecar_cache[d]
+
+    def sidecar(self, run_dir: Path) -> dict:
+        """The merged ``seedstats.json`` of ``run_dir`` and its parents up to the root."""
+        run_dir = Path(run_dir)
+        chain = [run_dir]
+        root = self.root if self.root.is_dir() else self.root.parent
+        try:
+            rel = run_dir.relative_to(root)
+            for _ in rel.parts:
+                chain.append(chain[-1].parent)
+        except ValueError:
+            pass
+        merged: dict = {}
+        for d in reversed(chain):  # farthest first, nearest overrides
+            merged.update(self._one_sidecar(d))
+        return merged
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return Path(path).relative_to(self._base).as_posix()
+        except ValueError:
+            return Path(path).as_posix()
+
+    def identity(self, run_path: Path, *, run_dir: Path | None = None, name: str | None = None,
+                 trial_params=None, config=None, task_hint=None) -> Identity:
+        """Resolve task and seeds of one run (order: module docstring).
+
+        Parameters
+        ----------
+        run_path : Path
+            Names the run in messages; its path is matched by ``--seeds-from`` unless
+            ``name`` is given (long tables match the run's name instead).
+        run_dir : Path, optional
+            Where its sidecar lives; default ``run_path`` if a directory, else its parent.
+        trial_params, config : dict, optional
+            The run's hyperparameter-search parameters and recorded configuration.
+        task_hint : str, optional
+            The task as the source records it (config, directory name).
+
+        Raises
+        ------
+        ParseError
+            No seed, or no task, could be found for the run.
+        """
+        run_path = Path(run_path)
+        if run_dir is None:
+            run_dir = run_path if run_path.is_dir() else run_path.parent
+        side = self.sidecar(run_dir)
+        seeds, origin = None, None
+        if self.pattern is not None:
+            text = name if name is not None else self._relative(run_path)
+            seeds = self.pattern.match(text)
+            if seeds is None:
+                raise ParseError(run_path, None, f"no seed: the run's path {text!r} does not "
+                                 f"match --seeds-from {self.pattern.pattern!r}")
+            seeds = {"wi_seed": seeds.get("wi_seed"), "do_seed": seeds.get("do_seed"),
+                     "seed": seeds.get("seed")}
+            origin = "--seeds-from"
+        for src, d in (("seedstats.json", side), ("trial_params", trial_params),
+                       ("run config", config)):
+            if seeds is None:
+                seeds = _seeds_from_mapping(d, run_path, src)
+                origin = src
+        if seeds is None:
+            raise ParseError(run_path, None, "no seed for this run: expected --seeds-from "
+                             "PATTERN (e.g. 'wi{wi}_do{do}' or 'seed{seed}'), a seedstats.json "
+                             "with wi_seed/do_seed or seed, or a seed in the run's config")
+        task = self.opts.task or side.get("task") or task_hint
+        if not task:
+            raise ParseError(run_path, None, "cannot tell the task of this run: expected "
+                             "--task NAME (or \"task\" in seedstats.json)")
+        return Identity(normalize_task(task), seeds["wi_seed"], seeds["do_seed"], seeds["seed"],
+                        origin, side)
+
+    def headline(self, ident: Identity, names, source) -> tuple[str | None, float | None]:
+        """Headline metric and majority baseline of a run whose metrics are ``names``.
+
+        Metric: ``--metric`` (an evaluation prefix such as ``eval_`` is stripped), the
+        sidecar's ``metric``, the paper task's metric under its own or Hugging Face's name
+        (``accuracy``, ``matthews_correlation``, ``combined_score``), or the only metric besides
+        ``loss``; the user's spelling is kept (``accuracy`` stays ``accuracy``). Baseline:
+        ``--baseline``, the sidecar's ``baseline``, or Table 2's when the task is a paper task
+        and the metric is its metric; otherwise None (``diverged`` is NA).
+
+        Raises
+        ------
+        ParseError
+            Several candidate metrics and nothing to choose between them.
+        """
+        names = list(names)
+        info = schema.TASKS.get(ident.task)
+        aliases = METRIC_ALIASES.get(info.metric, (info.metric,)) if info else ()
+        wanted = self.opts.metric or ident.sidecar.get("metric")
+        if wanted:
+            metric = _strip_prefix(str(wanted), names)
+        else:
+            metric = next((n for a in aliases for n in names if _is(n, a)), None)
+            if metric is None:
+                others = [n for n in names if not _is(n, "loss")]
+                if len(others) == 1:
+                    metric = others[0]
+                elif not others:
+                    metric = info.metric if info else None
+                else:
+                    raise ParseError(source, None, "cannot tell the headline metric among "
+                                     f"{sorted(others)}: expected --metric NAME")
+        if self.opts.baseline is not None:
+            baseline = float(self.opts.baseline)
+        elif ident.sidecar.get("baseline") is not None:
+            baseline = float(ident.sidecar["baseline"])
+        elif info is not None and any(_is(metric, a) for a in aliases):
+            baseline = info.baseline
+        else:
+            baseline = None
+            if info is None:
+                self.note(f"task {ident.task!r} is not a paper task and no --baseline was given:"
+                          " 'diverged' is NA")
+        return metric, baseline
+
+
+def _is(name: str, base: str) -> bool:
+    """``name`` is ``base``, possibly with a prefix (``eval_loss``, ``val/accuracy``)."""
+    return name == base or name.endswith(("_" + base, "/" + base))
+
+
+def _strip_prefix(metric: str, names) -> str:
+    if metric in names:
+        return metric
+    for sep in ("_", "/"):
+        head, s, rest = metric.partition(sep)
+        if s and rest and (rest in names or head in ("eval", "val", "validation", "dev")):
+            return rest
+    return metric
+
+
+# --- series -> TrialRecord -------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """One logged key of one run: ``g`` (global steps as logged), values, and log order."""
+
+    g: np.ndarray
+    v: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, g, v, order=None) -> "Series":
+        g = np.asarray(g, dtype=np.int64)
+        v = np.asarray(v, dtype=np.float64)
+        o = np.arange(len(g), dtype=np.float64) if order is None else np.asarray(order,
+                                                                                 np.float64)
+        return cls(g, v, o)
+
+    def dedupe(self) -> "Series":
+        """Sorted by step, one value per step: the one logged last."""
+        if len(self.g) < 2:
+            return self
+        idx = np.lexsort((self.order, self.g))
+        g = self.g[idx]
+        keep = np.ones(len(g), dtype=bool)
+        keep[:-1] = g[1:] != g[:-1]
+        idx = idx[keep]
+        return Series(self.g[idx], self.v[idx], self.order[idx])
+
+
+def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
+    """Find the validation keys among flat Trainer-style log keys.
+
+    The Trainer logs validation metrics as ``<prefix>_<name>`` (``eval_accuracy``; a custom
+    ``metric_key_prefix`` such as ``val`` gives ``val_accuracy``, and a dict of evaluation sets
+    ``eval_<set>_<name>``). The prefix is taken from ``--metric`` when it names one
+    (``val_accuracy``), else ``eval`` when present, else the only prefix seen (a prefix is
+    recognized by its ``<prefix>_runtime`` key or a ``<prefix>/`` tag); ``test`` counts only
+    when nothing else is there. ``runtime``, ``samples_per_second`` and the like are dropped.
+
+    Returns
+    -------
+    (str, dict)
+        The prefix and ``{key: metric name}``.
+    """
+    keys = list(keys)
+    cands = []
+    if any(k.startswith(("eval_", "eval/")) for k in keys):
+        cands.append("eval")
+    for k in keys:
+        m = re.match(r"^(.+)_runtime$", k)
+        if m and m.group(1) != "train" and m.group(1) not in cands:
+            cands.append(m.group(1))
+        if "/" in k:
+            head = k.split("/", 1)[0]
+            if head not in cands and head != "train":
+                cands.append(head)
+    prefix = None
+    if metric:
+        for p in cands + ["eval"]:
+            if metric.startswith((p + "_", p + "/")) and len(metric) > len(p) + 1:
+                prefix = p
+                break
+        if prefix is None:
+            prefix = next((p for p in cands if (p + "_" + metric) in keys
+                           or (p + "/" + metric) in keys), None)
+    if prefix is None:
+        if "eval" in cands or not cands:
+            prefix = "eval"
+        else:
+            real = [p for p in cands if p != "test"] or cands
+            if len(real) > 1:
+                raise ParseError(source, None, f"several evaluation prefixes {real}: expected "
+                                 "--metric PREFIX_NAME (e.g. --metric val_accuracy)")
+            prefix = real[0]
+    names = {}
+    for k in keys:
+        if k.startswith((prefix + "_", prefix + "/")):
+            name = k[len(prefix) + 1:]
+            if name and name not in _NOT_METRICS:
+                names[k] = name
+    return prefix, names
+
+
+def max_step(series: dict) -> int | None:
+    """The largest step logged under any key (None when nothing was logged)."""
+    steps = [int(s.g.max()) for s in series.values() if len(s.g)]
+    return max(steps) if steps else None
+
+
+def infer_steps_per_epoch(epoch: Series | None) -> float | None:
+    """Optimizer updates per epoch from a logged ``epoch`` key: ``g / epoch`` at the last log.
+
+    Within 1e-4 (relative) of an integer it is rounded (TensorBoard stores float32).
+    """
+    if epoch is None or not len(epoch.g):
+        return None
+    ok = (epoch.v > 0) & (epoch.g > 0) & np.isfinite(epoch.v)
+    if not ok.any():
+        return None
+    i = np.flatnonzero(ok)[np.argmax(epoch.g[ok])]
+    spe = float(epoch.g[i] / epoch.v[i])
+    r = round(spe)
+    return float(r) if r > 0 and abs(spe - r) <= 1e-4 * spe else spe
+
+
+def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str, Series],
+             train: Series | None = None, train_offset: int = -1, end_order: float | None = None,
+             complete: bool = True, n_steps: int | None = None,
+             steps_per_epoch: float | None = None, flags=(), extra_curves=None) -> TrialRecord:
+    """Turn one run's series into a :class:`TrialRecord` (rules: module docstring).
+
+    Parameters
+    ----------
+    evals : dict of str to Series
+        Metric name -> evaluations, ``g`` = updates done when the evaluation ran.
+    train : Series, optional
+        Training loss; its step is ``g + train_offset``.
+    end_order : float, optional
+        Log order of the end-of-training record; later evaluations are post-training.
+    complete : bool
+        Whether training finished (only then is there an ``after``).
+    n_steps : int, optional
+        Updates run; default the end record's step or the largest step logged.
+    extra_curves : dict of str to Curve, optional
+        Curves added as they are (e.g. the follow-up study's saved-checkpoint score).
+    """
+    pre, post = {}, {}
+    for name, s in evals.items():
+        m = (s.order <= end_order) if end_order is not None else np.ones(len(s.g), bool)
+        pre[name] = Series(s.g[m], s.v[m], s.order[m]).dedupe()
+        post[name] = Series(s.g[~m], s.v[~m], s.order[~m])
+    tr = train.dedupe() if train is not None and len(train.g) else None
+    if n_steps is None:
+        cand = [0] + [int(s.g.max()) for s in pre.values() if len(s.g)]
+        if tr is not None:
+            cand.append(int(tr.g.max()) + train_offset + 1)
+        n_steps = max(cand)
+    any_during = any((s.g > 0).any() for s in pre.values())
+    curves = {}
+    for name, s in pre.items():
+        bmask, dmask = s.g == 0, s.g > 0
+        before = float(s.v[bmask][-1]) if bmask.any() else None
+        after = None
+        if complete:
+            at_end = dmask & (s.g == n_steps)
+            if at_end.any():
+                after = float(s.v[at_end][-1])
+            elif not any_during:
+                p = post[name]
+                late = p.g == n_steps
+                if late.any():
+                    after = float(p.v[np.flatnonzero(late)[np.argmin(p.order[late])]])
+        curves[name] = Curve(before=before, steps=s.g[dmask] - 1, values=s.v[dmask],
+                             after=after)
+    if extra_curves:
+        curves.update(extra_curves)
+    rec = TrialRecord(
+        task=ident.task, wi_seed=ident.wi_seed, do_seed=ident.do_seed, seed=ident.seed,
+        curves=curves, complete=bool(complete), source=source, n_steps=int(n_steps),
+        steps_per_epoch=steps_per_epoch, metric=metric, baseline=baseline, flags=list(flags),
+    )
+    if tr is not None:
+        rec.train_loss = tr.v
+        rec.train_steps = tr.g + train_offset
+    return rec
+

@@ -1,0 +1,286 @@
+"""TensorBoard event files of each run directory (issue 8).
+
+Needs the optional extra ``seedstats[sweeps]`` (the ``tensorboard`` package, for its
+``Event`` protobuf); nothing of TensorFlow or PyTorch is needed. Every scalar is read: unlike
+TensorBoard's ``EventAccumulator`` (which keeps a reservoir sample of 1,000 points per tag)
+nothing is downsampled, so the curves feed the paper's analyses (Dodge et al. 2020: expected
+validation performance, Section 3; failed runs, Section 4; early stopping, Section 5) whole.
+
+Layout
+------
+A run is a directory holding ``events.out.tfevents.*`` files; a run restarted in the same
+directory has several, read in name order. ``SRC`` may be one event file, one run directory,
+or a tree of them. Values are deduplicated on (tag, step): the value written last (by wall
+time) wins, so steps repeated after a resume keep the resumed run's value.
+
+Framing is the TFRecord format (length, masked CRC32C of the length, payload, CRC of the
+payload). The length's CRC is checked on every record, so a file that is not an event file or
+is damaged gives one clear error naming the record; a payload that fails to parse likewise. The
+payload's own CRC is not recomputed (pure-Python CRC32C would make reading ten times slower).
+A last record cut short, as a killed writer leaves it, is dropped and the trial flagged
+``truncated``. TensorBoard's own reader silently stops at the first bad record instead.
+
+Tags
+----
+Scalars are ``simple_value`` (PyTorch's ``SummaryWriter``, which the Trainer's
+``TensorBoardCallback`` uses) or scalar tensors (``tensorboard.summary.Writer``, TF2). Tags the
+Trainer writes are mapped back to its log keys (``rewrite_logs`` inverted): ``eval/accuracy``
+-> ``eval_accuracy``, ``train/loss`` -> ``loss`` (the training loss), ``train/epoch`` ->
+``epoch``, ``train/train_runtime`` -> the end-of-training record; a custom evaluation prefix
+arrives as ``train/val_accuracy`` -> ``val_accuracy``. Other tags are kept as written
+(``val/acc`` is metric ``acc`` of prefix ``val``). The Trainer's ``args`` text (its
+``TrainingArguments`` as JSON) is the run config for seeds (``seed``), and ``model_config``
+gives the task (``finetuning_task``). Steps are the Trainer's ``global_step``: seedstats' step
+is ``global_step - 1`` (rules: :mod:`seedstats.data._seeds`).
+
+A run is complete when it has the end-of-training record; a run the Trainer wrote (``args``
+text or ``train/epoch``) without one is incomplete; other runs are taken as complete (noted).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from seedstats.data._seeds import (END_KEY, Resolver, Series, assemble, find_first, guarded,
+                                   infer_steps_per_epoch, max_step, split_keys,
+                                   walk_files)
+from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.errors import DataError, ParseError
+
+__all__ = ["detect", "read", "read_run", "read_events", "crc32c", "masked_crc32c", "hf_key"]
+
+EXTRA = "seedstats[sweeps]"
+
+
+def _is_event_file(p: Path) -> bool:
+    return "tfevents" in p.name
+
+
+def detect(path: Path) -> bool:
+    """Whether ``path`` is, or holds, a TensorBoard event file."""
+    path = Path(path)
+    if path.is_file():
+        return _is_event_file(path)
+    return find_first(path, _is_event_file)
+
+
+# --- TFRecord framing ---------------------------------------------------------------------
+
+def _make_table():
+    poly = 0x82F63B78
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_TABLE = _make_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``, as TFRecord framing uses it."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """The masked CRC stored in TFRecord files."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _records(path: Path):
+    """Payloads of the TFRecords in ``path`` and whether the last one was cut short."""
+    data = path.read_bytes()
+    n, pos, k = len(data), 0, 0
+    out = []
+    header_ok: dict[bytes, int] = {}
+    unpack = struct.unpack_from
+    while pos < n:
+        k += 1
+        if pos + 12 > n:
+            return out, True
+        head = data[pos:pos + 8]
+        crc = header_ok.get(head)
+        if crc is None:
+            crc = header_ok[head] = masked_crc32c(head)
+        if crc != unpack("<I", data, pos + 8)[0]:
+            raise ParseError(path, k, "expected a TFRecord (event file) header: the length's "
+                             "CRC does not match (not an event file, or damaged)")
+        length = unpack("<Q", data, pos)[0]
+        end = pos + 12 + length
+        if end + 4 > n:
+            return out, True
+        out.append(data[pos + 12:end])
+        pos = end + 4
+    return out, False
+
+
+_NP_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 9: np.int64, 19: np.float16}
+
+
+def _tensor_value(t):
+    """Scalar of a TensorProto, a str for a string tensor, or None."""
+    if t.dtype == 7:  # DT_STRING
+        return t.string_val[0].decode("utf-8", "replace") if t.string_val else None
+    for name in ("float_val", "double_val", "int_val", "int64_val", "half_val"):
+        vals = getattr(t, name)
+        if len(vals) == 1:
+            return float(vals[0])
+    if t.tensor_content and t.dtype in _NP_DTYPES:
+        arr = np.frombuffer(t.tensor_content, dtype=_NP_DTYPES[t.dtype])
+        if arr.size == 1:
+            return float(arr[0])
+    return None
+
+
+def read_events(path: Path):
+    """Scalars and texts of one event file.
+
+    Returns
+    -------
+    (dict, dict, bool)
+        ``{tag: ([step], [value], [wall_time])}``, ``{tag: text}`` (last written) and whether
+        the file's last record was cut short.
+    """
+    try:
+        from tensorboard.compat.proto import event_pb2
+        from google.protobuf.message import DecodeError
+    except ImportError:
+        raise DataError(f"--format tensorboard needs the optional extra {EXTRA} (pip install "
+                        f"'{EXTRA}', or pip install tensorboard)") from None
+    path = Path(path)
+    recs, truncated = guarded(path, "a TensorBoard event file", lambda: _records(path))
+    scalars: dict[str, tuple[list, list, list]] = {}
+    texts: dict[str, str] = {}
+    parse = event_pb2.Event.FromString
+    for k, rec in enumerate(recs, 1):
+        try:
+            ev = parse(rec)
+        except DecodeError as exc:
+            raise ParseError(path, k, f"expected an Event protobuf record: {exc}") from None
+        if not ev.HasField("summary"):
+            continue
+        step, wall = ev.step, ev.wall_time
+        for v in ev.summary.value:
+            kind = v.WhichOneof("value")
+            if kind == "simple_value":
+                val = v.simple_value
+            elif kind == "tensor":
+                val = _tensor_value(v.tensor)
+                if isinstance(val, str):
+                    tag = v.tag[:-len("/text_summary")] if v.tag.endswith("/text_summary") \
+                        else v.tag
+                    texts[tag] = val
+                    continue
+                if val is None:
+                    continue
+            else:
+                continue
+            c = scalars.get(v.tag)
+            if c is None:
+                c = scalars[v.tag] = ([], [], [])
+            c[0].append(step)
+            c[1].append(val)
+            c[2].append(wall)
+    return scalars, texts, truncated
+
+
+def hf_key(tag: str) -> str:
+    """The Trainer log key behind a tag its callbacks write (``rewrite_logs`` inverted)."""
+    if tag.startswith("eval/"):
+        return "eval_" + tag[5:]
+    if tag.startswith("test/"):
+        return "test_" + tag[5:]
+    if tag.startswith("train/"):
+        return tag[6:]
+    return tag
+
+
+def _json_or_none(text):
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_run(run_dir: Path, files: list[Path], res: Resolver):
+    """One run directory's :class:`~seedstats.data.tables.TrialRecord` (None: no scalars)."""
+    cols: dict[str, tuple[list, list, list]] = {}
+    texts: dict[str, str] = {}
+    truncated = False
+    for f in files:
+        sc, tx, cut = read_events(f)
+        truncated |= cut
+        texts.update(tx)
+        for tag, (g, v, w) in sc.items():
+            c = cols.setdefault(hf_key(tag), ([], [], []))
+            c[0].extend(g)
+            c[1].extend(v)
+            c[2].extend(w)
+    if not cols:  # e.g. a profiler's events.out.tfevents.*.profile-empty
+        res.note(f"{run_dir}: event files without scalars left out")
+        return None
+    series = {k: Series.of(*c) for k, c in cols.items()}
+    args = _json_or_none(texts.get("args"))
+    model_config = _json_or_none(texts.get("model_config")) or {}
+    ident = res.identity(run_dir, run_dir=run_dir, config=args,
+                         task_hint=model_config.get("finetuning_task"))
+    _, names = split_keys(series, res.opts.metric or ident.sidecar.get("metric"), run_dir)
+    evals = {name: series[k] for k, name in names.items()}
+    metric, baseline = res.headline(ident, evals, run_dir)
+    end = series.get(END_KEY)
+    end_order = n_steps = None
+    if end is not None and len(end.g):
+        i = int(np.argmax(end.order))
+        end_order, n_steps = float(end.order[i]), int(end.g[i])
+        complete = True
+    elif args is not None or "epoch" in series:
+        complete = False
+    else:
+        complete, n_steps = True, max_step(series)
+        res.note("runs without the Trainer's end-of-training record nor its 'args' are taken "
+                 "as complete")
+    flags = ["truncated"] if truncated else []
+    return assemble(source=str(run_dir), ident=ident, metric=metric, baseline=baseline,
+                    evals=evals, train=series.get("loss"), train_offset=-1, end_order=end_order,
+                    complete=complete, n_steps=n_steps,
+                    steps_per_epoch=infer_steps_per_epoch(series.get("epoch")), flags=flags)
+
+
+def read(path: Path, opts: IngestOptions) -> ReadResult:
+    """Read every TensorBoard run under ``path`` (rules: module docstring).
+
+    Returns
+    -------
+    ReadResult
+        One record per run directory; under ``--skip-bad`` damaged runs are listed in
+        ``skipped``.
+    """
+    path = Path(path)
+    res = Resolver(path, opts)
+    runs: dict[Path, list[Path]] = {}
+    for f in walk_files(path, _is_event_file):
+        runs.setdefault(f.parent, []).append(f)
+    if not runs:
+        raise ParseError(path, None, "expected TensorBoard event files (events.out.tfevents.*)")
+    result = ReadResult(records=[])
+    for run_dir in sorted(runs):
+        files = sorted(runs[run_dir])
+        rec = parse_error_or_skip(opts, result, run_dir, lambda: read_run(run_dir, files, res))
+        if rec is not None:
+            result.records.append(rec)
+    result.notes.extend(res.notes)
+    return result

@@ -1,0 +1,83 @@
+"""``seedstats ingest`` on sweeps, through the real command: bad input is one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seedstats.data.dataset import load
+from seedstats.data.ingest import IngestOptions, ingest
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "seedstats", "ingest", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def hf_sweep(tmp_path):
+    """Four Trainer runs (trainer_state.json as the Trainer writes it: indent 2, sorted)."""
+    rng = np.random.default_rng(0)
+    for wi in (1, 2):
+        for do in (1, 2):
+            hist = []
+            for g in (10, 20, 30):
+                hist.append({"epoch": g / 10, "grad_norm": 1.0, "learning_rate": 1e-5,
+                             "loss": float(rng.uniform(0.1, 0.7)), "step": g})
+                hist.append({"epoch": g / 10, "eval_accuracy": float(rng.uniform(0.4, 0.9)),
+                             "eval_loss": 0.5, "eval_runtime": 1.0, "step": g})
+            hist.append({"epoch": 3.0, "step": 30, "train_runtime": 9.0, "train_loss": 0.3})
+            state = {"epoch": 3.0, "global_step": 30, "max_steps": 30, "log_history": hist,
+                     "best_metric": None, "trial_params": None, "num_train_epochs": 3}
+            d = tmp_path / "sweep" / f"wi{wi}_do{do}"
+            d.mkdir(parents=True)
+            (d / "trainer_state.json").write_text(json.dumps(state, indent=2, sort_keys=True)
+                                                  + "\n")
+    return tmp_path / "sweep"
+
+
+def one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and lines[0].startswith("seedstats ingest: error: ")
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_ingest_writes_a_dataset_that_loads_back(tmp_path, hf_sweep):
+    out = tmp_path / "ds"
+    p = run_cli(hf_sweep, "--out", out, "--task", "rte", "--seeds-from", "wi{wi}_do{do}",
+                cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "4 trials" in p.stdout and f"wrote {out}" in p.stdout
+    ds = load(out)
+    ref, _ = ingest(hf_sweep, options=IngestOptions(task="rte", seeds_from="wi{wi}_do{do}"))
+    assert ds.trials["trial_id"].tolist() == ref.trials["trial_id"].tolist()
+    np.testing.assert_array_equal(ds.evals["value"].to_numpy(), ref.evals["value"].to_numpy())
+    np.testing.assert_array_equal(ds.trials["after"].to_numpy(), ref.trials["after"].to_numpy())
+
+
+def test_missing_seed_unknown_format_bad_pattern(tmp_path, hf_sweep):
+    out = tmp_path / "o"
+    one_line_error(run_cli(hf_sweep, "--out", out, "--task", "rte", cwd=tmp_path),
+                   "no seed for this run", "--seeds-from")
+    one_line_error(run_cli(hf_sweep, "--out", out, "--format", "excel", cwd=tmp_path),
+                   "--format", "excel")
+    one_line_error(run_cli(hf_sweep, "--out", out, "--task", "rte", "--seeds-from", "run{x}",
+                           cwd=tmp_path), "--seeds-from", "unknown field {x}")
+    assert not out.exists()
+
+
+def test_corrupt_event_file(tmp_path):
+    pytest.importorskip("tensorboard")
+    run = tmp_path / "tb" / "seed1"
+    run.mkdir(parents=True)
+    (run / "events.out.tfevents.1.host").write_bytes(b"\x00" * 7 + b"definitely not a record")
+    (run / "seedstats.json").write_text(json.dumps({"task": "rte"}))
+    one_line_error(run_cli(tmp_path / "tb", "--out", tmp_path / "o", cwd=tmp_path),
+                   "events.out.tfevents.1.host:1:", "CRC")

@@ -1,0 +1,124 @@
+"""Long tables (seedstats.data.longtable): one row per (run, step, metric, value)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedstats.data import longtable
+from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.errors import DataError, ParseError
+
+
+def table(rng, *, counts=True):
+    """Rows of 2 x 2 WI x DO runs; steps as global_step counts (or 0-based indices)."""
+    rows, truth = [], {}
+    for wi in (1, 2):
+        for do in (1, 2):
+            run = f"r{wi}{do}"
+            acc = {g: float(rng.uniform(0.4, 0.9)) for g in (0, 10, 20, 30)}
+            loss = {g: float(rng.uniform(0.1, 0.7)) for g in (5, 10, 15, 20, 25, 30)}
+            truth[(wi, do)] = (acc, loss)
+            off = 0 if counts else -1
+            for g, v in acc.items():
+                rows.append((run, "rte", wi, do, g + off, "eval_accuracy", v))
+            for g, v in loss.items():
+                rows.append((run, "rte", wi, do, g + off, "train_loss", v))
+    df = pd.DataFrame(rows, columns=["trial", "task", "init", "order", "global_step", "name",
+                                     "val"])
+    return df.sample(frac=1.0, random_state=0), truth  # row order must not matter
+
+
+MAP = {"run": "trial", "step": "global_step", "metric": "name", "value": "val",
+       "wi": "init", "do": "order"}
+
+
+def check(ds, truth, metric="eval_accuracy"):
+    t = ds.trials.set_index("trial_id")
+    assert len(t) == 4
+    for (wi, do), (acc, loss) in truth.items():
+        tid = f"rte-wi{wi}-do{do}"
+        e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["metric"] == metric)]
+        d = e[e["phase"] == "during"]
+        assert d["step"].tolist() == [9, 19, 29]
+        np.testing.assert_array_equal(d["value"].to_numpy(), [acc[g] for g in (10, 20, 30)])
+        assert t.loc[tid, "before"] == acc[0] and t.loc[tid, "after"] == acc[30]
+        tl = ds.train_loss[ds.train_loss["trial_id"] == tid]
+        assert tl["step"].tolist() == [g - 1 for g in sorted(loss)]
+        np.testing.assert_array_equal(tl["loss"].to_numpy(), [loss[g] for g in sorted(loss)])
+        np.testing.assert_allclose(d["epoch"].to_numpy(), np.array([10, 20, 30]) / 156)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".tsv"])
+def test_mapped_table_in_each_file_type(tmp_path, suffix):
+    df, truth = table(np.random.default_rng(0))
+    f = tmp_path / f"sweep{suffix}"
+    if suffix == ".parquet":
+        df.to_parquet(f)
+    else:
+        df.to_csv(f, sep="\t" if suffix == ".tsv" else ",", index=False)
+    ds, rep = ingest(f, format="table", options=IngestOptions(mapping=MAP))
+    check(ds, truth)
+    assert any("count of updates" in n for n in rep.notes)  # 'global_step' counts
+
+
+def test_default_names_autodetect_and_index_steps(tmp_path):
+    df, truth = table(np.random.default_rng(1), counts=False)
+    df = df.rename(columns={"trial": "run", "global_step": "step", "name": "metric",
+                            "val": "value", "init": "wi_seed", "order": "do_seed"})
+    f = tmp_path / "t.csv"
+    df.to_csv(f, index=False)
+    assert longtable.detect(f)
+    ds, _ = ingest(f)
+    assert ds.meta["provenance"]["format"] == "table"
+    check(ds, truth)
+    # the same numbers read as counts are shifted by one
+    ds2, _ = ingest(f, options=IngestOptions(mapping={"step_is": "count"}))
+    assert ds2.train_loss["step"].min() == ds.train_loss["step"].min() - 1
+
+
+def test_phase_and_complete_columns(tmp_path):
+    rows = [("a", 1, -1, "acc", 0.5, "before", True), ("a", 1, 9, "acc", 0.6, "during", True),
+            ("a", 1, 19, "acc", 0.7, "during", True), ("a", 1, 19, "acc", 0.65, "after", True),
+            ("b", 2, 9, "acc", 0.6, "during", False)]
+    df = pd.DataFrame(rows, columns=["run", "seed", "step", "metric", "value", "phase",
+                                     "complete"])
+    f = tmp_path / "p.csv"
+    df.to_csv(f, index=False)
+    ds, _ = ingest(f, options=IngestOptions(task="rte"))
+    t = ds.trials.set_index("trial_id")
+    assert (t.loc["rte-s1", "before"], t.loc["rte-s1", "after"], t.loc["rte-s1", "best"]) == (
+        0.5, 0.65, 0.7)
+    assert not t.loc["rte-s2", "complete"] and np.isnan(t.loc["rte-s2", "after"])
+
+
+def test_errors(tmp_path):
+    df, _ = table(np.random.default_rng(2))
+    f = tmp_path / "t.csv"
+    df.to_csv(f, index=False)
+    with pytest.raises(DataError, match=r"missing run \(column 'run'\).*--map"):
+        ingest(f, format="table")
+    with pytest.raises(DataError, match="--map: unknown key 'bogus'"):
+        ingest(f, format="table", options=IngestOptions(mapping={**MAP, "bogus": "x"}))
+    with pytest.raises(DataError, match="step_is"):
+        ingest(f, format="table", options=IngestOptions(mapping={**MAP, "step_is": "x"}))
+    bad = df.copy()
+    bad.loc[bad.index[0], "init"] = 7  # a seed that changes within a run
+    bad.to_csv(f, index=False)
+    with pytest.raises(ParseError, match="column 'init': expected one value per run"):
+        ingest(f, format="table", options=IngestOptions(mapping=MAP))
+    bad = df.astype({"global_step": object})
+    bad.loc[bad.index[3], "global_step"] = "x"
+    bad.to_csv(f, index=False)
+    with pytest.raises(ParseError, match=r"t.csv:\d+: column 'global_step': expected an integer"):
+        ingest(f, format="table", options=IngestOptions(mapping=MAP))
+    nos = df.drop(columns=["init", "order"])
+    nos.to_csv(f, index=False)
+    m = {k: v for k, v in MAP.items() if k not in ("wi", "do")}
+    with pytest.raises(ParseError, match="no seed"):
+        ingest(f, format="table", options=IngestOptions(mapping=m))
+    # seeds from the run name
+    ds, _ = ingest(f, format="table", options=IngestOptions(mapping=m, seeds_from="r{wi}{do}"))
+    assert sorted(ds.trials["trial_id"]) == ["rte-wi1-do1", "rte-wi1-do2", "rte-wi2-do1",
+                                             "rte-wi2-do2"]

@@ -1,0 +1,156 @@
+"""Weights & Biases exports (seedstats.data.wandb): run-history Parquet and scan_history CSV.
+
+Rows are what the Trainer's ``WandbCallback.on_log`` logs: ``{**rewrite_logs(logs),
+"train/global_step": state.global_step}`` (the end-of-training scalars go to the summary, so its
+row keeps only ``train/epoch``), plus W&B's ``_step``, ``_runtime``, ``_timestamp``; the config
+is ``args.to_dict()`` merged with the model config; ``files/config.yaml`` stores it as
+``key: {desc: null, value: ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedstats.data import wandb as wb
+from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.errors import ParseError
+
+
+def history(rng, *, finished=True, post_eval=False):
+    rows, truth = [], {"acc": {}, "train": {}}
+
+    def log(d, g):
+        rows.append({**d, "train/global_step": g, "_step": len(rows),
+                     "_runtime": 1.0 + len(rows), "_timestamp": 1.7e9 + len(rows)})
+
+    last = 30 if finished else 20
+    for g in range(5, last + 1, 5):
+        lo = float(rng.uniform(0.1, 0.7))
+        truth["train"][g] = lo
+        log({"train/loss": lo, "train/grad_norm": 2.0, "train/learning_rate": 2e-5,
+             "train/epoch": g / 10}, g)
+        if g % 10 == 0:
+            a = float(rng.uniform(0.4, 0.9))
+            truth["acc"][g] = a
+            log({"eval/loss": 0.5, "eval/accuracy": a, "eval/runtime": 1.0,
+                 "eval/samples_per_second": 200.0, "eval/steps_per_second": 12.5,
+                 "train/epoch": g / 10}, g)
+    if finished:
+        log({"train/epoch": 3.0}, 30)
+    if post_eval:  # trainer.evaluate() after training (the best checkpoint, say)
+        log({"eval/loss": 0.1, "eval/accuracy": 0.99, "eval/runtime": 1.0,
+             "train/epoch": 3.0}, 30)
+    return pd.DataFrame(rows), truth
+
+
+def config_yaml(cfg):
+    out = ["_wandb:", "  desc: null", "  value:", "    cli_version: 0.17.0", "    m: []"]
+    for k, v in cfg.items():
+        out += [f"{k}:", "  desc: null", f"  value: {'null' if v is None else v}"]
+    return "\n".join(out) + "\n"
+
+
+def check(ds, tid, truth, complete=True):
+    t = ds.trials.set_index("trial_id").loc[tid]
+    e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["metric"] == "accuracy")]
+    d = e[e["phase"] == "during"]
+    assert d["step"].tolist() == [g - 1 for g in truth["acc"]]
+    np.testing.assert_array_equal(d["value"].to_numpy(), list(truth["acc"].values()))
+    tl = ds.train_loss[ds.train_loss["trial_id"] == tid]
+    assert tl["step"].tolist() == [g - 1 for g in truth["train"]]
+    np.testing.assert_array_equal(tl["loss"].to_numpy(), list(truth["train"].values()))
+    assert bool(t["complete"]) is complete
+    if complete:
+        assert t["after"] == truth["acc"][30] and t["n_steps"] == 30
+    else:
+        assert np.isnan(t["after"])
+
+
+def test_parquet_runs_with_wandb_run_files(tmp_path):
+    rng = np.random.default_rng(0)
+    truths = {}
+    for i, seed in enumerate((3, 4)):
+        run = tmp_path / "export" / f"run-{i}"
+        (run / "files").mkdir(parents=True)
+        df, truth = history(rng, post_eval=(i == 1))
+        df.to_parquet(run / "history.parquet")
+        (run / "files" / "config.yaml").write_text(config_yaml(
+            {"seed": seed, "data_seed": None, "finetuning_task": "mrpc",
+             "learning_rate": 2e-5}))
+        (run / "files" / "wandb-summary.json").write_text(json.dumps(
+            {"train_runtime": 61.0, "train_loss": 0.4, "_step": len(df)}))
+        truths[seed] = truth
+    assert wb.detect(tmp_path / "export")
+    ds, rep = ingest(tmp_path / "export", options=IngestOptions(metric="accuracy"))
+    assert ds.meta["provenance"]["format"] == "wandb"
+    for seed, truth in truths.items():
+        check(ds, f"mrpc-s{seed}", truth)
+    assert ds.trials["metric"].eq("accuracy").all()
+
+
+def test_other_metric_of_a_paper_task_has_no_baseline(tmp_path):
+    rng = np.random.default_rng(5)
+    df, _ = history(rng)
+    df.to_parquet(tmp_path / "h.parquet")
+    (tmp_path / "seedstats.json").write_text(json.dumps({"seed": 1}))
+    ds, _ = ingest(tmp_path / "h.parquet", options=IngestOptions(task="mrpc",
+                                                                 metric="accuracy"))
+    assert len(ds.trials) == 1 and ds.trials["after"].notna().all()
+    # accuracy is not MRPC's headline (acc_and_f1): Table 2's 0.75 does not apply to it
+    assert ds.trials["diverged"].isna().all()
+
+
+def test_scan_history_csv_many_runs_in_one_file(tmp_path):
+    rng = np.random.default_rng(1)
+    parts, truths = [], {}
+    for name, finished in (("wi1_do1", True), ("wi1_do2", True), ("wi2_do1", False)):
+        df, truth = history(rng, finished=finished)
+        parts.append(df.assign(name=name))
+        truths[name] = (truth, finished)
+    f = tmp_path / "sweep.csv"
+    pd.concat(parts).to_csv(f, index=False)
+    assert wb.detect(f)
+    ds, _ = ingest(f, format="wandb", options=IngestOptions(
+        task="rte", seeds_from="wi{wi}_do{do}", mapping={"run": "name"}))
+    for name, (truth, finished) in truths.items():
+        check(ds, "rte-" + name.replace("_", "-"), truth, complete=finished)
+    assert ds.trials.set_index("trial_id").loc["rte-wi2-do1", "flags"] == "incomplete"
+
+
+def test_single_csv_with_sidecar_and_step_mapping(tmp_path):
+    rng = np.random.default_rng(2)
+    df, truth = history(rng)
+    df = df.rename(columns={"train/global_step": "gs"})
+    run = tmp_path / "r"
+    run.mkdir()
+    df.to_csv(run / "h.csv", index=False)
+    (run / "seedstats.json").write_text(json.dumps({"seed": 5, "task": "cola"}))
+    ds, _ = ingest(run / "h.csv", options=IngestOptions(mapping={"step": "gs"},
+                                                       metric="eval/accuracy"))
+    check(ds, "cola-s5", truth)
+    # without the mapping the step is W&B's _step: noted
+    ds, rep = ingest(run / "h.csv", options=IngestOptions(metric="accuracy"))
+    assert any("_step" in n for n in rep.notes)
+
+
+def test_config_readers(tmp_path):
+    f = tmp_path / "config.yaml"
+    f.write_text(config_yaml({"seed": 42, "finetuning_task": "'rte'", "x": None}))
+    assert wb.read_wandb_config(f) == {"seed": "42", "finetuning_task": "rte", "x": None}
+    g = tmp_path / "c.json"
+    g.write_text(json.dumps({"seed": {"value": 3}, "lr": 0.1}))
+    assert wb.read_wandb_config(g) == {"seed": 3, "lr": 0.1}
+
+
+def test_errors(tmp_path):
+    f = tmp_path / "h.csv"
+    pd.DataFrame({"_step": [0, 1], "eval/accuracy": [0.5, 0.6]}).to_csv(f, index=False)
+    with pytest.raises(ParseError, match="--map run=nope: no such column"):
+        ingest(f, options=IngestOptions(task="rte", seeds_from="seed{seed}",
+                                        mapping={"run": "nope"}))
+    with pytest.raises(ParseError, match="no seed"):
+        ingest(f, options=IngestOptions(task="rte"))
