@@ -1,0 +1,635 @@
+"""The released pickle of Dodge et al. (2020): a safe loader and a writer (issue 2, part 3).
+
+The authors released their 2,100 trials (Section 3 of the paper; Figures 1-9 are drawn
+from it) as one pickled nested dict (``reference/paper-facts.md``)::
+
+    data[task][wi][do] = {
+        "train_loss": {"during": [loss at step 0, loss at step 1, ...]},
+        "loss":  {"before": float, "during": [[step, value], ...], "after": float},
+        "<metric>": {"before": float, "during": [[step, value], ...], "after": float},
+    }
+
+optionally with one more level keyed by the training-set size as a string (usually
+``"None"``: ``data[task]["None"][wi][do]``), per-trial extras ``init_seed``,
+``data_seed``, ``num_train``, and NumPy scalars or arrays for the numbers.
+
+A pickle can run arbitrary code when loaded, and a downloaded one is untrusted. This
+module unpickles through :class:`RestrictedUnpickler`, which admits only plain
+containers, numbers, strings and the NumPy scalar/array constructors; any other
+global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ...) is refused with a
+:class:`~seedstats.errors.ParseError` naming the file and the global, before anything
+runs.
+
+The module also holds the helpers the other writers share: :func:`dataset_records`
+(tables back to trial records), :func:`headline_metric` and :func:`writing_directory`.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import pickle
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from seedstats.data import schema
+from seedstats.data.tables import Curve, TrialRecord
+from seedstats.errors import DataError, ParseError
+
+__all__ = ["RestrictedUnpickler", "ALLOWED_GLOBALS", "detect", "read", "load_pickle",
+           "write_release", "release_dict", "dataset_records", "headline_metric",
+           "writing_directory", "gc_paused"]
+
+_BUILTINS = ("set", "frozenset", "complex", "bytearray", "list", "dict", "tuple", "int",
+             "float", "str", "bytes", "bool")
+
+#: ``(module, name)`` globals a release pickle may reference. Everything else is refused.
+ALLOWED_GLOBALS = frozenset(
+    {(f"numpy.{core}.multiarray", name) for core in ("core", "_core")
+     for name in ("scalar", "_reconstruct")}
+    | {(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")}
+    | {("numpy", "dtype"), ("numpy", "ndarray"), ("_codecs", "encode"),
+       ("collections", "OrderedDict")}
+    | {(mod, name) for mod in ("builtins", "__builtin__") for name in _BUILTINS}
+)
+
+_EXTRA_KEYS = ("init_seed", "data_seed", "num_train")
+_PICKLE_SUFFIXES = (".pkl", ".pickle")
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only :data:`ALLOWED_GLOBALS`.
+
+    Parameters
+    ----------
+    file : binary file
+    path : str
+        Named in the error message.
+
+    Raises
+    ------
+    ParseError
+        On the first global outside the allow-list (``"module.name"`` in the message);
+        nothing it would have called has run.
+    """
+
+    def __init__(self, file, path):
+        super().__init__(file, encoding="latin1")
+        self._path = path
+
+    def find_class(self, module, name):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise ParseError(
+                self._path, None,
+                f"refused to unpickle global '{module}.{name}': the pickle is untrusted and "
+                "may only hold plain containers, numbers, strings and NumPy scalars/arrays "
+                "(nothing was run)")
+        if module.startswith("numpy."):
+            sub = module.split(".", 2)[2]
+            for base in ("numpy._core", "numpy.core"):
+                try:
+                    return getattr(importlib.import_module(f"{base}.{sub}"), name)
+                except (ImportError, AttributeError):
+                    continue
+        if module == "__builtin__":
+            module = "builtins"
+        return getattr(importlib.import_module(module), name)
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a loader builds millions of small objects.
+
+    Unpickling or parsing the release creates ~10^6 small lists; with the collector on,
+    its repeated passes over them make loading about 3 times slower. Reference counting
+    still frees everything; the collector runs again afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _head(path: Path, n: int = 2) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
+
+
+def _is_pickle_header(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def detect(path: Path) -> bool:
+    """A file that starts with a pickle protocol header, or is named ``*.pkl``/``*.pickle``."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    return path.suffix.lower() in _PICKLE_SUFFIXES or _is_pickle_header(_head(path))
+
+
+def load_pickle(path):
+    """Unpickle ``path`` through :class:`RestrictedUnpickler`.
+
+    Raises
+    ------
+    ParseError
+        A refused global, or a file that is not a readable pickle.
+    """
+    path = Path(path)
+    try:
+        fh = open(path, "rb", buffering=1 << 20)
+    except OSError as exc:
+        raise ParseError(path, None, f"cannot read the file ({exc.strerror})") from None
+    with fh, gc_paused():
+        try:
+            return RestrictedUnpickler(fh, str(path)).load()
+        except ParseError:
+            raise
+        except Exception as exc:  # an untrusted file: any failure means "malformed"
+            raise ParseError(path, None, "expected a pickle of the released nested dict; "
+                             f"could not unpickle it ({type(exc).__name__}: "
+                             f"{str(exc)[:120]})") from None
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _short(v) -> str:
+    r = repr(v)
+    r = r if len(r) <= 60 else r[:57] + "..."
+    return f"{r} ({type(v).__name__})"
+
+
+def _kr(key) -> str:
+    """A key as it appears in a key path (``data['rte'][3]``)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return f"[{int(key)}]"
+    return f"[{key!r}]"
+
+
+def _seed(key, path, kp) -> int:
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return int(key)
+    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
+        return int(key)
+    raise ParseError(path, None, f"{kp}: expected an integer seed as key, got {_short(key)}")
+
+
+def _num(v, path, kp, allow_none=True):
+    if v is None and allow_none:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        raise ParseError(path, None, f"{kp}: expected a number, got {_short(v)}")
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+        return float(v)
+    raise ParseError(path, None, f"{kp}: expected a number, got {_short(v)}")
+
+
+def _asarray(v):
+    if not isinstance(v, (list, tuple, np.ndarray)):
+        return None
+    try:
+        arr = np.asarray(v)
+    except (ValueError, TypeError):
+        return None
+    return arr
+
+
+def _values(v, path, kp) -> np.ndarray:
+    """A flat list of numbers (NumPy scalars welcome) as float64."""
+    arr = _asarray(v)
+    if arr is not None and arr.ndim == 1 and (arr.dtype.kind in "iuf" or arr.size == 0):
+        return arr.astype(np.float64)
+    if not isinstance(v, (list, tuple, np.ndarray)):
+        raise ParseError(path, None, f"{kp}: expected a list of numbers, got {_short(v)}")
+    for i, x in enumerate(v):
+        _num(x, path, f"{kp}[{i}]", allow_none=False)
+    raise ParseError(path, None, f"{kp}: expected a flat list of numbers, got {_short(v)}")
+
+
+def _pairs(v, path, kp) -> tuple[np.ndarray, np.ndarray]:
+    """A list of ``[step, value]`` pairs as (int64 steps, float64 values)."""
+    arr = _asarray(v)
+    if arr is not None and arr.size == 0 and arr.ndim in (1, 2):
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    if not (arr is not None and arr.ndim == 2 and arr.shape[1] == 2
+            and arr.dtype.kind in "iuf"):
+        if not isinstance(v, (list, tuple, np.ndarray)):
+            raise ParseError(path, None, f"{kp}: expected a list of [step, value] pairs, "
+                                         f"got {_short(v)}")
+        for i, p in enumerate(v):
+            if not (isinstance(p, (list, tuple, np.ndarray)) and len(p) == 2):
+                raise ParseError(path, None, f"{kp}[{i}]: expected [step, value] pair, "
+                                             f"got {_short(p)}")
+            _num(p[0], path, f"{kp}[{i}][0]", allow_none=False)
+            _num(p[1], path, f"{kp}[{i}][1]", allow_none=False)
+        raise ParseError(path, None, f"{kp}: expected a list of [step, value] pairs, "
+                                     f"got {_short(v)}")
+    steps = arr[:, 0].astype(np.float64)
+    ok = np.isfinite(steps) & (steps == np.round(steps)) & (steps >= 0) & (steps < 2**31)
+    if not ok.all():
+        i = int(np.argmin(ok))
+        raise ParseError(path, None, f"{kp}[{i}]: expected [step, value] with an integer "
+                                     f"step >= 0, got step {_short(arr[i, 0].item())}")
+    return steps.astype(np.int64), arr[:, 1].astype(np.float64)
+
+
+def _is_trial(d) -> bool:
+    if not isinstance(d, dict):
+        return False
+    if "train_loss" in d:
+        return True
+    return any(isinstance(v, dict) and {"before", "during", "after"} & set(v) for v in d.values())
+
+
+def _first(d):
+    return next(iter(d.values())) if isinstance(d, dict) and d else None
+
+
+def headline_metric(task: str, names, opts, where) -> str:
+    """The headline metric of a trial: ``--metric``, the paper's (Table 2), or inferred.
+
+    For a task outside the paper's four, the metric is ``opts.metric`` or, when the
+    trial logs exactly one metric besides ``loss``, that one.
+
+    Raises
+    ------
+    DataError
+        An unknown task with several candidate metrics and no ``--metric``.
+    """
+    given = getattr(opts, "metric", None)
+    if given:
+        return given
+    if task in schema.TASKS:
+        return schema.TASKS[task].metric
+    cands = [n for n in names if n != "loss"]
+    if len(cands) == 1:
+        return cands[0]
+    raise DataError(f"{where}: task {task!r} is not one of the paper's tasks "
+                    f"({', '.join(schema.TASKS)}) and logs {len(cands)} metrics besides loss "
+                    f"({', '.join(cands) or 'none'}); give the headline metric with --metric")
+
+
+def _trial(path, kp, task, wi, do, trial, opts, notes) -> TrialRecord:
+    if not isinstance(trial, dict):
+        raise ParseError(path, None, f"{kp}: expected a dict of metrics, got {_short(trial)}")
+    flags = []
+    tl = trial.get("train_loss")
+    if isinstance(tl, dict):
+        loss = _values(tl.get("during", []), path, f"{kp}['train_loss']['during']")
+    elif tl is None:
+        loss = np.empty(0, np.float64)
+        flags.append("no_train_loss")
+    else:
+        loss = _values(tl, path, f"{kp}['train_loss']")
+    curves = {}
+    for key, v in trial.items():
+        if key == "train_loss":
+            continue
+        if key in _EXTRA_KEYS or not isinstance(v, dict):
+            if key not in _EXTRA_KEYS:
+                notes.add(f"ignored non-metric key {key!r} in the trial dicts")
+            continue
+        mk = f"{kp}[{key!r}]"
+        if not isinstance(key, str):
+            raise ParseError(path, None, f"{mk}: expected a metric name (str) as key")
+        if not {"before", "during", "after"} & set(v):
+            raise ParseError(path, None, f"{mk}: expected a dict with 'before', 'during' "
+                                         f"and/or 'after', got keys {sorted(map(str, v))}")
+        steps, vals = _pairs(v.get("during", []), path, f"{mk}['during']")
+        curves[key] = Curve(_num(v.get("before"), path, f"{mk}['before']"), steps, vals,
+                            _num(v.get("after"), path, f"{mk}['after']"))
+    for key, seed in (("init_seed", wi), ("data_seed", do)):
+        v = trial.get(key)
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and int(v) != seed:
+            flags.append(f"{key}_mismatch")
+    metric = headline_metric(task, list(curves), opts, f"{path}: {kp}")
+    head = curves.get(metric)
+    return TrialRecord(task=task, wi_seed=wi, do_seed=do, curves=curves, train_loss=loss,
+                       complete=head is not None and head.after is not None,
+                       source=str(path), metric=metric, baseline=getattr(opts, "baseline", None),
+                       flags=flags)
+
+
+def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
+    """Read a released pickle into trial records.
+
+    Parameters
+    ----------
+    path : Path
+    opts : IngestOptions
+        ``skip_bad`` skips malformed trials (listed by key path); ``metric`` and
+        ``baseline`` for tasks outside the paper's four.
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    ParseError
+        A refused global, an unreadable pickle, or malformed structure; the message
+        names the file and the key path, e.g.
+        ``rel.pkl: data['rte'][3][7]['acc']['during'][12]: expected [step, value] pair``.
+    """
+    path = Path(path)
+    with gc_paused():
+        return _read(path, load_pickle(path), opts)
+
+
+def _read(path, data, opts):
+    from seedstats.data.ingest import ReadResult, parse_error_or_skip
+
+    if not isinstance(data, dict):
+        raise ParseError(path, None, f"data: expected a dict of tasks, got {_short(data)}")
+    result = ReadResult([])
+    notes: set[str] = set()
+    for task, level in data.items():
+        kp = f"data{_kr(task)}"
+        if not isinstance(task, str):
+            raise ParseError(path, None, f"{kp}: expected a task name (str) as key")
+        if not isinstance(level, dict):
+            raise ParseError(path, None, f"{kp}: expected a dict of WI seeds, got "
+                                         f"{_short(level)}")
+        if level and not _is_trial(_first(_first(level))) and _is_trial(
+                _first(_first(_first(level)))):
+            sizes = list(level)
+            if len(sizes) > 1:
+                raise ParseError(path, None, f"{kp}: expected one training-set-size level "
+                                             f"(usually 'None'), got several {sizes}")
+            if sizes[0] != "None":
+                notes.add(f"{kp}: trials under training-set size {sizes[0]!r} (not the full "
+                          "training set)")
+            kp += _kr(sizes[0])
+            level = level[sizes[0]]
+        if task not in schema.TASKS:
+            notes.add(f"task {task!r} is not one of the paper's tasks: epochs are unknown "
+                      "(NaN)")
+        seen = {}
+        for wi_key, row in level.items():
+            wi = _seed(wi_key, path, f"{kp}{_kr(wi_key)}")
+            if not isinstance(row, dict):
+                raise ParseError(path, None, f"{kp}{_kr(wi_key)}: expected a dict of DO "
+                                             f"seeds, got {_short(row)}")
+            for do_key, trial in row.items():
+                tkp = f"{kp}{_kr(wi_key)}{_kr(do_key)}"
+                do = _seed(do_key, path, tkp)
+                if (wi, do) in seen:
+                    raise ParseError(path, None, f"{tkp}: duplicate trial (WI {wi}, DO {do}); "
+                                                 f"also at {seen[wi, do]}")
+                seen[wi, do] = tkp
+                rec = parse_error_or_skip(
+                    opts, result, f"{path}:{tkp}",
+                    lambda: _trial(path, tkp, task, wi, do, trial, opts, notes))
+                if rec is not None:
+                    result.records.append(rec)
+    result.notes.extend(sorted(notes))
+    return result
+
+
+# --- tables back to records, and writing ---------------------------------------------------
+
+_DERIVED_FLAGS = {"incomplete", "nan", "no_metric", "before_mismatch"}
+
+
+def _opt_int(v):
+    import pandas as pd
+
+    return None if v is None or pd.isna(v) else int(v)
+
+
+def dataset_records(ds) -> list[TrialRecord]:
+    """Turn a dataset's tables back into trial records (the inverse of ``build_tables``).
+
+    Used by the writers (:func:`write_release`, :func:`seedstats.data.rawlog.write_rawlogs`,
+    :func:`seedstats.data.jsonl.write_jsonl`). The flags that ``build_tables`` derives
+    (``incomplete``, ``nan``, ``no_metric``, ``before_mismatch``) are dropped, since it
+    derives them again; the majority baseline of a task outside the paper's is not
+    stored in the tables and comes back as None.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Anything with ``.trials``, ``.evals`` and ``.train_loss``.
+
+    Returns
+    -------
+    list of TrialRecord
+        In the order of ``ds.trials``.
+    """
+    import pandas as pd
+
+    trials, evals, tl = ds.trials, ds.evals, ds.train_loss
+    tids = pd.Index(trials["trial_id"].astype(str).to_numpy(dtype=object))
+    if not tids.is_unique:
+        raise DataError("trials: trial_id is not unique")
+
+    def split(df):
+        """Row order grouping ``df`` by trial (in ``trials`` order), and group bounds."""
+        col = df["trial_id"]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy()
+            cats = pd.Index(col.cat.categories.astype(str), dtype=object)
+        else:
+            codes, cats = pd.factorize(col.astype(str))
+            cats = pd.Index(cats, dtype=object)
+        where = tids.get_indexer(cats)
+        used = np.zeros(len(cats), bool)
+        used[codes[codes >= 0]] = True
+        if (codes < 0).any() or (where[used] < 0).any():
+            bad = "NaN" if (codes < 0).any() else cats[used & (where < 0)][0]
+            raise DataError(f"trial {bad!r} has rows in the long tables but none in trials")
+        rowpos = where[codes] if len(codes) else np.empty(0, np.int64)
+        order = np.argsort(rowpos, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(rowpos, minlength=len(tids)))])
+        return order, bounds
+
+    eo, eb = split(evals)
+    e_step = evals["step"].to_numpy(dtype=np.int64)[eo]
+    e_val = evals["value"].to_numpy(dtype=np.float64)[eo]
+    e_epoch = evals["epoch"].to_numpy(dtype=np.float64)[eo]
+    e_phase = pd.Categorical(evals["phase"].astype(str), categories=list(schema.PHASES)
+                             ).codes[eo]
+    mcat = pd.Categorical(evals["metric"].astype(str))
+    e_metric, m_names = mcat.codes[eo], list(mcat.categories)
+    lo, lb = split(tl)
+    l_step = tl["step"].to_numpy(dtype=np.int64)[lo]
+    l_loss = tl["loss"].to_numpy(dtype=np.float64)[lo]
+
+    recs = []
+    cols = {c: trials[c].tolist() for c in ("task", "wi_seed", "do_seed", "seed", "metric",
+                                            "n_steps", "complete", "flags", "source")}
+    for i in range(len(trials)):
+        task = str(cols["task"][i])
+        a, b = eb[i], eb[i + 1]
+        mc, ph, st, va = e_metric[a:b], e_phase[a:b], e_step[a:b], e_val[a:b]
+        _, first = np.unique(mc, return_index=True)
+        curves, after_step = {}, None
+        for code in mc[np.sort(first)]:
+            sel = mc == code
+            p, s, v = ph[sel], st[sel], va[sel]
+            before, after = v[p == 0], v[p == 2]
+            if after.size:
+                after_step = int(s[p == 2][0])
+            curves[m_names[code]] = Curve(float(before[0]) if before.size else None,
+                                          s[p == 1].copy(), v[p == 1].copy(),
+                                          float(after[0]) if after.size else None)
+        ep = e_epoch[a:b]
+        ok = (st >= 0) & np.isfinite(ep) & (ep > 0)
+        spe = None
+        if ok.any():
+            j = int(np.argmax(ok))
+            spe = (st[j] + 1) / ep[j]
+            if abs(spe - round(spe)) < 1e-6:
+                spe = float(round(spe))
+            if task in schema.TASKS and spe == schema.TASKS[task].steps_per_epoch:
+                spe = None
+        la, lb_ = lb[i], lb[i + 1]
+        lsteps = l_step[la:lb_]
+        flags = [f for f in str(cols["flags"][i] or "").split(",")
+                 if f and f not in _DERIVED_FLAGS]
+        metric = cols["metric"][i]
+        recs.append(TrialRecord(
+            task=task, wi_seed=_opt_int(cols["wi_seed"][i]), do_seed=_opt_int(cols["do_seed"][i]),
+            seed=_opt_int(cols["seed"][i]), curves=curves, train_loss=l_loss[la:lb_].copy(),
+            train_steps=None if np.array_equal(lsteps, np.arange(len(lsteps))) else lsteps.copy(),
+            complete=bool(cols["complete"][i]), source=str(cols["source"][i]),
+            n_steps=int(cols["n_steps"][i]), after_step=after_step, steps_per_epoch=spe,
+            metric=None if metric is None or metric != metric else str(metric), flags=flags,
+        ))
+    return recs
+
+
+def release_dict(ds, nested_none: bool = False) -> dict:
+    """A dataset as the released nested dict (``data[task][wi][do]``; see the module doc).
+
+    Parameters
+    ----------
+    ds : Dataset
+    nested_none : bool
+        Add the training-set-size level ``"None"`` (``data[task]["None"][wi][do]``).
+
+    Raises
+    ------
+    DataError
+        A trial the layout cannot express: no separate WI and DO seeds, training loss
+        not logged at every step from 0, or an ``after`` evaluation not at the last step.
+    """
+    if not isinstance(nested_none, bool):
+        raise TypeError(f"nested_none: expected a bool, got {nested_none!r}")
+    data: dict = {}
+    for rec in dataset_records(ds):
+        tid = schema.trial_id(rec.task, rec.wi_seed, rec.do_seed, rec.seed)
+        if rec.wi_seed is None or rec.do_seed is None or rec.seed is not None:
+            raise DataError(f"trial {tid}: the release layout needs WI and DO seeds only")
+        if rec.train_steps is not None or rec.n_steps != len(rec.train_loss):
+            raise DataError(f"trial {tid}: the release layout holds one training loss per step "
+                            f"from step 0; this trial has {len(rec.train_loss)} losses over "
+                            f"{rec.n_steps} steps")
+        if rec.after_step is not None and rec.after_step != rec.n_steps - 1:
+            raise DataError(f"trial {tid}: its 'after' evaluation is at step {rec.after_step}, "
+                            f"not the last step {rec.n_steps - 1}")
+        trial = {"train_loss": {"during": rec.train_loss.tolist()}}
+        for name, c in rec.curves.items():
+            d = {}
+            if c.before is not None:
+                d["before"] = float(c.before)
+            d["during"] = [[s, v] for s, v in zip(c.steps.tolist(), c.values.tolist())]
+            if c.after is not None:
+                d["after"] = float(c.after)
+            trial[name] = d
+        level = data.setdefault(rec.task, {})
+        if nested_none:
+            level = level.setdefault("None", {})
+        level.setdefault(rec.wi_seed, {})[rec.do_seed] = trial
+    return data
+
+
+def write_release(ds, path, nested_none: bool = False) -> Path:
+    """Write a dataset in the released pickle layout (atomically).
+
+    ``complete`` is not stored by the layout: a trial reads back as complete when its
+    headline metric has an ``after`` value.
+
+    Parameters
+    ----------
+    ds : Dataset
+    path : str or Path
+        The pickle to write. An existing file is replaced only if it is a pickle.
+    nested_none : bool
+        Add the ``"None"`` training-set-size level, as some copies of the release have.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"path {path}: is a directory; expected a file name such as rel.pkl")
+    if path.exists() and not _is_pickle_header(_head(path)):
+        raise DataError(f"path {path}: exists and is not a pickle; choose a new file name")
+    data = release_dict(ds, nested_none)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            pickle.dump(data, fh, protocol=4)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextmanager
+def writing_directory(directory, name: str = "directory", overwrite: bool = False,
+                      is_ours=None):
+    """Context manager for writers of a directory of files: write, then swap in atomically.
+
+    Yields a temporary directory beside ``directory``; on success it replaces
+    ``directory``, on failure it is removed and ``directory`` is untouched. A missing or
+    empty ``directory`` is fine; a non-empty one is refused unless ``overwrite`` is true
+    and every non-hidden entry in it is a file that passes ``is_ours(path)``.
+
+    Raises
+    ------
+    DataError
+        ``directory`` is a file, or holds files that are not ours.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise DataError(f"{name} {directory}: exists and is not a directory")
+    if directory.is_dir():
+        present = [p for p in directory.iterdir() if not p.name.startswith(".")]
+        if present and not (overwrite and is_ours is not None
+                            and all(p.is_file() and is_ours(p) for p in present)):
+            raise DataError(f"{name} {directory}: exists and is not empty; choose a new or "
+                            "empty directory" + ("" if overwrite else " (or overwrite=True)"))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
+                                dir=directory.parent))
+    try:
+        yield tmp
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

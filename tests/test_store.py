@@ -1,0 +1,153 @@
+"""The normalized dataset on disk: schema contract, atomic writes, readers (DESIGN.md)."""
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from seedstats.data import schema, store
+from seedstats.data.dataset import Dataset, load
+from seedstats.errors import DataError
+
+from test_release import make_dataset
+
+TABLES = {"trials": schema.TRIALS_COLUMNS, "evals": schema.EVALS_COLUMNS,
+          "train_loss": schema.TRAIN_LOSS_COLUMNS}
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return make_dataset()
+
+
+@pytest.fixture
+def saved(tmp_path, ds):
+    return ds.save(tmp_path / "ds")
+
+
+def hidden(parent):
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+def test_load_round_trip_is_exact(saved, ds):
+    got = load(saved)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(ds, name), obj=name)
+    assert got.meta == {"schema_version": schema.SCHEMA_VERSION, "synthetic": True}
+    assert got.synthetic and got.path == saved
+
+
+def test_dtypes_follow_the_schema_after_a_round_trip(saved):
+    got = load(saved)
+    for name, cols in TABLES.items():
+        df = getattr(got, name)
+        assert list(df.columns) == list(cols), name
+        assert {c: str(df[c].dtype) for c in cols} == dict(cols), name
+
+
+def test_parquet_types_for_other_readers(saved):
+    """What pyarrow (and so DuckDB, Polars, R arrow) sees: small ints, float64, dictionaries."""
+    trials = pq.read_schema(saved / "trials.parquet")
+    assert trials.field("wi_seed").type == pa.int32() and trials.field("seed").type == pa.int32()
+    assert trials.field("n_evals").type == pa.int32()
+    assert trials.field("after").type == pa.float64()
+    assert trials.field("complete").type == pa.bool_()
+    assert pa.types.is_dictionary(trials.field("task").type)
+    assert pa.types.is_string(trials.field("trial_id").type) or pa.types.is_large_string(
+        trials.field("trial_id").type)
+    evals = pq.read_schema(saved / "evals.parquet")
+    assert evals.field("step").type == pa.int32() and evals.field("value").type == pa.float64()
+    assert pa.types.is_dictionary(evals.field("phase").type)
+    loss = pq.read_table(saved / "train_loss.parquet")
+    assert loss.num_rows == 870 and loss.column_names == list(schema.TRAIN_LOSS_COLUMNS)
+    # plain pandas, without seedstats
+    evals_df = pd.read_parquet(saved / "evals.parquet")
+    assert len(evals_df) == 426 and set(evals_df["phase"]) == {"before", "during", "after"}
+    meta = json.loads((saved / "dataset.json").read_text())
+    assert meta["schema_version"] == schema.SCHEMA_VERSION and meta["synthetic"] is True
+
+
+def test_duckdb_reads_the_files_as_they_are(saved):
+    duckdb = pytest.importorskip("duckdb")  # not installed here: the test is skipped
+    n = duckdb.sql(f"select count(*) from '{saved / 'evals.parquet'}'").fetchone()[0]
+    assert n == 426
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, ds, monkeypatch):
+    real = pq.write_table
+    calls = []
+
+    def failing(table, where, **kw):
+        calls.append(where)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(table, where, **kw)
+
+    monkeypatch.setattr(pq, "write_table", failing)
+    with pytest.raises(OSError, match="disk full"):
+        ds.save(tmp_path / "ds")
+    assert len(calls) == 2 and calls[0].parent.parent == tmp_path  # it wrote beside the target
+    assert not (tmp_path / "ds").exists()
+    assert hidden(tmp_path) == []  # the temporary directory is gone
+
+
+def test_failed_overwrite_keeps_the_old_dataset(saved, ds, monkeypatch):
+    def failing(*a, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", failing)
+    smaller = Dataset(ds.trials.iloc[:2], ds.evals.iloc[:0], ds.train_loss.iloc[:0], {})
+    with pytest.raises(OSError):
+        smaller.save(saved)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(load(saved).trials, ds.trials)
+    assert hidden(saved.parent) == []
+
+
+def test_overwriting_a_dataset_replaces_it(saved, ds):
+    trials = ds.trials.iloc[:2].reset_index(drop=True)
+    Dataset(trials, ds.evals.iloc[:0], ds.train_loss.iloc[:0], {"synthetic": False}).save(saved)
+    got = load(saved)
+    assert got.trials["trial_id"].tolist() == trials["trial_id"].tolist()
+    assert not got.synthetic and hidden(saved.parent) == []
+
+
+def test_refuses_to_overwrite_what_is_not_a_dataset(tmp_path, ds):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    with pytest.raises(DataError, match="mine: exists and is not a seedstats dataset"):
+        ds.save(mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(DataError, match="exists and is not a seedstats dataset"):
+        ds.save(f)
+    assert f.read_text() == "x"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ds.save(empty)
+    assert store.is_dataset(empty)
+
+
+def test_refuses_tables_that_break_the_schema(tmp_path, ds):
+    with pytest.raises(DataError, match="trials: columns .* differ from the schema"):
+        store.write_dataset(tmp_path / "x", ds.trials.drop(columns="source"), ds.evals,
+                            ds.train_loss, {})
+    assert not (tmp_path / "x").exists() and hidden(tmp_path) == []
+
+
+def test_read_errors(saved, tmp_path):
+    with pytest.raises(DataError, match="no such directory"):
+        load(tmp_path / "missing")
+    with pytest.raises(DataError, match="not a seedstats dataset"):
+        load(tmp_path)
+    meta = json.loads((saved / "dataset.json").read_text())
+    (saved / "dataset.json").write_text(json.dumps({**meta, "schema_version": 99}))
+    with pytest.raises(DataError, match="schema version 99, this seedstats reads version 1"):
+        load(saved)
+    (saved / "dataset.json").write_text("{\n  oops")
+    with pytest.raises(DataError, match=r"dataset.json:2: invalid JSON"):
+        load(saved)
