@@ -1,0 +1,143 @@
+"""Content-addressed cache of early-stopping results, so that ``seedstats figures`` reuses what
+``seedstats earlystop`` (or an earlier figure run) computed.
+
+The key is a SHA-256 of the curves (values, row labels, seeds), every parameter of the search and
+a fingerprint of the source of the modules that compute the numbers: new data, other parameters
+or edited code never hit a stale entry. An entry is a directory ``<key>/`` holding
+``assignments.parquet``, ``best.parquet`` and ``meta.json``, written into a private staging
+directory and renamed into place (a crash leaves no half-written entry; when two processes race,
+the first rename wins and both results are identical anyway).
+
+Location: ``$SEEDSTATS_CACHE/earlystop`` if ``SEEDSTATS_CACHE`` is set, else
+``$XDG_CACHE_HOME/seedstats/earlystop``, else ``~/.cache/seedstats/earlystop``; when that cannot
+be written, ``<tempdir>/seedstats-cache-<uid>/earlystop``. ``cache=`` arguments may also name a
+directory explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["cache_dir", "cache_key", "code_fingerprint", "load_entry", "store_entry"]
+
+_SOURCES = ("curves.py", "grid.py", "exact.py", "montecarlo.py", "sampling.py", "search.py",
+            "halving.py")
+
+
+def _writable(d: Path) -> bool:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=d, prefix=".probe-")
+        os.close(fd)
+        os.unlink(name)
+        return True
+    except OSError:
+        return False
+
+
+def cache_dir() -> Path:
+    """The default cache directory (see the module docstring); created when missing."""
+    env = os.environ.get("SEEDSTATS_CACHE")
+    if env:
+        root = Path(env)
+    elif os.environ.get("XDG_CACHE_HOME"):
+        root = Path(os.environ["XDG_CACHE_HOME"]) / "seedstats"
+    else:
+        root = Path.home() / ".cache" / "seedstats"
+    d = root / "earlystop"
+    if _writable(d):
+        return d
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    d = Path(tempfile.gettempdir()) / f"seedstats-cache-{uid}" / "earlystop"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def code_fingerprint() -> str:
+    """Hash of the source of the modules whose code determines the cached numbers."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _SOURCES:
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:  # pragma: no cover - frozen installs
+            h.update(name.encode())
+    return h.hexdigest()[:16]
+
+
+def cache_key(cs, params: dict) -> str:
+    """SHA-256 (hex) of the curves, the parameters and :func:`code_fingerprint`."""
+    h = hashlib.sha256()
+    v = np.ascontiguousarray(cs.values, dtype=np.float64)
+    h.update(repr(v.shape).encode())
+    h.update(v.tobytes())
+    h.update("\x00".join(cs.trial_ids).encode())
+    for arr in (cs.wi_seed, cs.do_seed):
+        h.update(b"-" if arr is None else np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(code_fingerprint().encode())
+    return h.hexdigest()
+
+
+def _root(cache) -> Path | None:
+    if cache is False or cache is None:
+        return None
+    if cache is True:
+        return cache_dir()
+    if isinstance(cache, (str, os.PathLike)):
+        d = Path(cache)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    raise TypeError(f"cache: expected True, False or a directory path, got "
+                    f"{type(cache).__name__}")
+
+
+def load_entry(cache, key: str):
+    """``(assignments, best, meta)`` of a cached entry, or ``None`` when absent or unreadable."""
+    import pandas as pd
+
+    root = _root(cache)
+    if root is None:
+        return None
+    d = root / key
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+        a = pd.read_parquet(d / "assignments.parquet")
+        b = pd.read_parquet(d / "best.parquet")
+    except (OSError, ValueError):
+        return None
+    a.attrs = dict(meta)
+    b.attrs = dict(meta)
+    return a, b, meta
+
+
+def store_entry(cache, key: str, assignments, best, meta: dict) -> Path | None:
+    """Write an entry atomically; returns its directory (``None`` when caching is off)."""
+    root = _root(cache)
+    if root is None:
+        return None
+    final = root / key
+    if (final / "meta.json").exists():
+        return final
+    staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.build-", dir=root))
+    try:
+        for name, df in (("assignments", assignments), ("best", best)):
+            df = df.copy()
+            df.attrs = {}
+            df.to_parquet(staging / f"{name}.parquet", index=False)
+        (staging / "meta.json").write_text(json.dumps(meta, sort_keys=True, default=str))
+        try:
+            os.rename(staging, final)
+        except OSError:
+            if not (final / "meta.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final

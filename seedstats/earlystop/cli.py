@@ -1,0 +1,145 @@
+"""``seedstats earlystop``: run the budget search per task, write the tables, print the best.
+
+Thin over :func:`seedstats.earlystop.search.budget_search_tasks` (:func:`budget_search` for
+several tasks, sharing the Monte Carlo draws): it parses nothing itself (the argument parser
+lives in :mod:`seedstats.cli`), calls the public function, writes
+``assignments`` and ``best`` as Parquet and CSV under ``--out``, prints the best-per-budget
+table and shows a progress bar on standard error. Results go through the content-addressed
+cache, so ``seedstats figures`` reuses them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["run", "ProgressBar", "write_tables"]
+
+
+class ProgressBar:
+    """A one-line text progress bar on a stream (standard error by default).
+
+    Call it as ``bar(done, total)``; it redraws at most every ``interval`` seconds and at the
+    end, and :meth:`close` ends the line.
+    """
+
+    def __init__(self, label: str = "", stream=None, width: int = 30, interval: float = 0.2):
+        self.label, self.width, self.interval = label, width, interval
+        self.stream = stream if stream is not None else sys.stderr
+        self._last = 0.0
+        self._done = None
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if (done < total and now - self._last < self.interval) or done == self._done:
+            return
+        self._last, self._done = now, done
+        frac = done / total if total else 1.0
+        n = int(round(frac * self.width))
+        self.stream.write(f"\r{self.label} [{'#' * n}{'.' * (self.width - n)}] "
+                          f"{100 * frac:5.1f}% ({done}/{total})")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._shown = False
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_tables(out, assignments, best) -> list[Path]:
+    """Write both tables as Parquet and CSV into the directory ``out`` (each file atomically).
+
+    Returns
+    -------
+    list of Path
+        ``assignments.parquet``, ``assignments.csv``, ``best.parquet``, ``best.csv``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, df in (("assignments", assignments), ("best", best)):
+        df = df.copy()
+        df.attrs = {}
+        p = out / f"{name}.parquet"
+        _atomic_write(p, lambda q, df=df: df.to_parquet(q, index=False))
+        c = out / f"{name}.csv"
+        _atomic_write(c, lambda q, df=df: df.to_csv(q, index=False))
+        paths += [p, c]
+    return paths
+
+
+_SHOW = ["budget", "t", "p", "k", "f", "expected", "se", "baseline", "error_reduction",
+         "confidence", "n_close"]
+_FORMAT = {"f": "{:.3f}".format, "expected": "{:.5f}".format, "se": "{:.1e}".format,
+           "baseline": "{:.5f}".format, "error_reduction": "{:.4f}".format,
+           "confidence": "{:.3f}".format}
+
+
+def run(ds, args) -> int:
+    """Entry point of ``seedstats earlystop`` (wired in :mod:`seedstats.cli`).
+
+    Parameters
+    ----------
+    ds : Dataset
+    args : argparse.Namespace
+        ``task`` (list or None: every task), ``samples``, ``max_budget``, ``exact``, ``seed``,
+        ``out`` (Path).
+
+    Returns
+    -------
+    int
+        Exit status (0).
+    """
+    from seedstats.earlystop.search import budget_search_tasks
+    from seedstats.errors import SeedstatsError
+
+    tasks = list(args.task) if getattr(args, "task", None) else list(ds.tasks)
+    unknown = [t for t in tasks if t not in ds.tasks]
+    if unknown:
+        raise SeedstatsError(f"--task: unknown task {', '.join(unknown)}; the data holds "
+                             f"{', '.join(ds.tasks)}")
+    if not args.exact and args.samples < 2:
+        raise SeedstatsError(f"--samples: expected at least 2, got {args.samples}")
+    if args.max_budget < 1:
+        raise SeedstatsError(f"--max-budget: expected at least 1, got {args.max_budget}")
+    if args.seed < 0:
+        raise SeedstatsError(f"--seed: expected an integer >= 0, got {args.seed}")
+    bar = ProgressBar(f"earlystop {', '.join(tasks)}")
+    try:
+        a, b = budget_search_tasks(ds, tasks, samples=args.samples, exact=args.exact,
+                                   seed=args.seed, max_budget=args.max_budget, progress=bar)
+    except (ValueError, TypeError) as exc:
+        raise SeedstatsError(str(exc)) from None
+    finally:
+        bar.close()
+    how = "exact" if args.exact else f"Monte Carlo, {args.samples} samples, seed {args.seed}"
+    for task in tasks:
+        bt = b[b["task"] == task]
+        print(f"\n{task}: best early-stopping assignment per budget ({how}; "
+              f"{int((a['task'] == task).sum())} assignments)")
+        print(bt[_SHOW].to_string(index=False, formatters=_FORMAT))
+        close = bt[bt["confidence"] < 0.95]
+        if len(close) and args.exact:
+            print(f"  budgets {', '.join(map(str, close['budget']))}: the best ties exactly "
+                  f"with the runner-up")
+        elif len(close):
+            print(f"  budgets {', '.join(map(str, close['budget']))}: the best is within "
+                  f"Monte Carlo noise of the runner-up (confidence < 0.95)")
+    for path in write_tables(args.out, a, b):
+        print(f"wrote {path}")
+    return 0
