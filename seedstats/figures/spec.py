@@ -1,0 +1,105 @@
+"""What a registered figure is: :class:`FigureSpec`, and the :func:`register` decorator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["FigureSpec", "register", "SPECS", "task_panels"]
+
+#: Every registered figure by name, in registration order (the builders' modules fill it).
+SPECS: dict[str, "FigureSpec"] = {}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: its name, what it reproduces, and how to build it from a dataset.
+
+    Attributes
+    ----------
+    name : str
+        Registry key and file name (``fig1``, ``varcomp``, ...).
+    paper_ref : str
+        ``"Figure 1"`` ... ``"Figure 9"`` for the paper's, ``"ours"`` otherwise.
+    title : str
+        One line, for ``seedstats figures --list``.
+    caption : str
+        What the figure shows, for ``index.md``.
+    needs : str
+        What the data must have (shown when a dataset lacks it).
+    builder : callable
+        ``builder(ds) -> matplotlib.figure.Figure``; draws with the house style active.
+    """
+
+    name: str
+    paper_ref: str
+    title: str
+    caption: str
+    builder: Callable = field(repr=False, compare=False)
+    needs: str = ""
+
+    def build(self, ds):
+        """Build the figure for dataset ``ds`` in the house style.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Made without pyplot; it carries the note "synthetic replica" when
+            ``ds.synthetic``. Tasks the data could not support are listed in
+            ``fig.seedstats_skipped`` (task -> reason).
+
+        Raises
+        ------
+        seedstats.errors.DataError
+            The dataset lacks what the figure needs (e.g. no WI x DO grid).
+        """
+        from seedstats.figures.layout import mark_synthetic
+        from seedstats.plots.style import style
+
+        with style():
+            fig = self.builder(ds)
+            mark_synthetic(fig, bool(getattr(ds, "synthetic", False)))
+        if not hasattr(fig, "seedstats_skipped"):
+            fig.seedstats_skipped = {}
+        fig.seedstats_name = self.name
+        return fig
+
+
+def register(name: str, paper_ref: str, title: str, caption: str, needs: str = ""):
+    """Decorator registering ``builder(ds) -> Figure`` under ``name``."""
+
+    def deco(builder):
+        if name in SPECS:
+            raise ValueError(f"figure {name!r} is already registered")
+        SPECS[name] = FigureSpec(name, paper_ref, title, caption, builder, needs)
+        return builder
+
+    return deco
+
+
+def task_panels(ds, compute, *, needs: str):
+    """Run ``compute(task)`` for every task of ``ds``; keep the tasks it works for.
+
+    A task whose data lacks what the figure needs (``compute`` raises
+    :class:`~seedstats.errors.DataError` or ``ValueError``) is skipped and reported;
+    when no task works, the first error is raised as a DataError that says what the
+    figure needs.
+
+    Returns
+    -------
+    (dict, dict)
+        ``{task: result}`` in the dataset's task order, and ``{task: reason}`` for the
+        skipped ones.
+    """
+    from seedstats.errors import DataError
+
+    results, skipped = {}, {}
+    for task in ds.tasks:
+        try:
+            results[task] = compute(task)
+        except (DataError, ValueError) as exc:
+            skipped[task] = str(exc)
+    if not results:
+        reasons = "; ".join(f"{t}: {r}" for t, r in skipped.items()) or "the dataset has no tasks"
+        raise DataError(f"needs {needs} ({reasons})")
+    return results, skipped
