@@ -21,6 +21,7 @@ _API = {
     "TASKS": "seedstats.data.schema",
     "expected_max": "seedstats.stats.expected_max",
     "expected_max_curve": "seedstats.stats.expected_max",
+    "budget_search": "seedstats.earlystop.search",
 }
 
 __all__ = sorted([*_API, "__version__"])

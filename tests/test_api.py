@@ -8,7 +8,8 @@ import seedstats
 
 def test_public_api_is_pinned():
     assert dir(seedstats) == sorted(
-        ["Dataset", "TASKS", "__version__", "expected_max", "expected_max_curve",
+        ["Dataset", "TASKS", "__version__", "budget_search", "expected_max",
+         "expected_max_curve",
          "ingest", "load"])
     for name in seedstats.__all__:
         assert getattr(seedstats, name) is not None

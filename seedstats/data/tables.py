@@ -213,6 +213,20 @@ def _flag_before_mismatch(trials: pd.DataFrame) -> None:
                 trials.at[i, "flags"] = trials.at[i, "flags"] + ["before_mismatch"]
 
 
+def _categorical(labels, idx) -> pd.Categorical:
+    """``pd.Categorical(np.asarray(labels)[idx])`` (sorted categories) built from codes.
+
+    Millions of rows repeat a handful of labels: factorizing the short per-part list and
+    indexing the codes avoids materializing millions of Python strings.
+    """
+    codes, uniq = pd.factorize(pd.Index(labels, dtype=object))
+    order = np.argsort(np.asarray(uniq, dtype=object))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    cats = pd.Index(np.asarray(uniq, dtype=object)[order]).astype("str")
+    return pd.Categorical.from_codes(rank[codes][idx], categories=cats)
+
+
 def _long(parts, kind: str) -> pd.DataFrame:
     """Concatenate per-trial arrays into one long table.
 
@@ -232,7 +246,7 @@ def _long(parts, kind: str) -> pd.DataFrame:
     if len(steps) and (steps.max() > np.iinfo(np.int32).max or steps.min() < -1):
         raise DataError(f"{kind}: step out of range [-1, 2**31): {steps.min()}..{steps.max()}")
     data = {
-        "task": pd.Categorical(np.array([r.task for r in recs], dtype=object)[idx]),
+        "task": _categorical([r.task for r in recs], idx),
         "trial_id": pd.Categorical.from_codes(codes[idx], categories=uniq.astype("str")),
     }
     for attr in ("wi_seed", "do_seed", "seed"):
@@ -243,7 +257,7 @@ def _long(parts, kind: str) -> pd.DataFrame:
     if kind == "evals":
         spe = np.array([p[4][2] for p in parts], dtype=np.float64)[idx]
         data["epoch"] = (steps + 1) / spe
-        data["metric"] = pd.Categorical(np.array([p[4][0] for p in parts], dtype=object)[idx])
+        data["metric"] = _categorical([p[4][0] for p in parts], idx)
         data["value"] = values
         data["phase"] = pd.Categorical(np.concatenate([p[4][1] for p in parts]),
                                        categories=list(schema.PHASES))

@@ -168,32 +168,12 @@ _STRATEGY = {"paper": "paper's rule: one stop (Fig. 6)",
 
 
 def _halving_best(ds, task, max_budget):
-    """Best successive-halving bracket per budget, reusing the early-stopping cache.
-
-    TODO(earlystop): ``halving_search`` has no cache of its own; this adapter stores its
-    result through :mod:`seedstats.earlystop.cache` under a key that includes the source
-    of ``halving.py`` (the cache's own code fingerprint does not cover it).
-    """
-    import hashlib
-    import inspect
-
-    from seedstats.earlystop import cache as es_cache
-    from seedstats.earlystop import halving
+    """Best successive-halving bracket per budget (cached by the early-stopping cache)."""
     from seedstats.earlystop.curves import as_curves
+    from seedstats.earlystop.halving import halving_search
 
     cs = as_curves(ds, task, metric=task_metric(ds, task))
-    params = {"kind": "halving_search", "max_budget": int(max_budget), "task": cs.task,
-              "metric": cs.metric, **{k: list(v) if isinstance(v, tuple) else v
-                                      for k, v in HALVING.items()},
-              "halving_source": hashlib.sha256(
-                  inspect.getsource(halving).encode()).hexdigest()[:16]}
-    key = es_cache.cache_key(cs, params)
-    hit = es_cache.load_entry(True, key)
-    if hit is not None:
-        return hit[1]
-    cand, best = halving.halving_search(cs, max_budget, **HALVING)
-    es_cache.store_entry(True, key, cand, best, params)
-    return best
+    return halving_search(cs, max_budget, **HALVING, cache=True)[1]
 
 
 @register(
