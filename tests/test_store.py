@@ -70,9 +70,12 @@ def test_parquet_types_for_other_readers(saved):
 
 
 def test_duckdb_reads_the_files_as_they_are(saved):
-    duckdb = pytest.importorskip("duckdb")  # not installed here: the test is skipped
-    n = duckdb.sql(f"select count(*) from '{saved / 'evals.parquet'}'").fetchone()[0]
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    n = con.execute(f"select count(*) from '{saved / 'evals.parquet'}'").fetchall()[0][0]
     assert n == 426
+    phases = con.execute(f"select distinct phase from '{saved / 'evals.parquet'}'").fetchall()
+    assert {p for (p,) in phases} == {"before", "during", "after"}
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, ds, monkeypatch):
