@@ -154,3 +154,15 @@ def test_read_errors(saved, tmp_path):
     (saved / "dataset.json").write_text("{\n  oops")
     with pytest.raises(DataError, match=r"dataset.json:2: invalid JSON"):
         load(saved)
+
+
+def test_written_dataset_has_ordinary_directory_permissions(tmp_path, ds):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        out = ds.save(tmp_path / "perm")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755

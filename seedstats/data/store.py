@@ -46,6 +46,10 @@ def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
     meta = {"schema_version": schema.SCHEMA_VERSION, **meta}
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        # mkdtemp makes the directory private (0700); give it the permissions of mkdir
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         for name, df, cols in (("trials", trials, schema.TRIALS_COLUMNS),
                                ("evals", evals, schema.EVALS_COLUMNS),
                                ("train_loss", train_loss, schema.TRAIN_LOSS_COLUMNS)):
