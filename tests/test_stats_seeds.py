@@ -7,7 +7,6 @@ scipy (two-sample t-test), exhaustive enumeration of permutations, and simulated
 
 import itertools
 import math
-import warnings
 from fractions import Fraction
 
 import numpy as np

@@ -8,7 +8,6 @@ from seedstats.data import schema
 from seedstats.data.tables import Curve, TrialRecord, build_tables, eval_matrix, score_grid
 from seedstats.errors import DataError
 
-from conftest import make_records
 
 
 def rec(task="rte", wi=1, do=1, seed=None, during=(0.6, 0.8, 0.7), after=0.7, before=0.5,

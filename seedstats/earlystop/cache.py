@@ -31,33 +31,11 @@ _SOURCES = ("curves.py", "grid.py", "exact.py", "montecarlo.py", "sampling.py", 
             "halving.py")
 
 
-def _writable(d: Path) -> bool:
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=d, prefix=".probe-")
-        os.close(fd)
-        os.unlink(name)
-        return True
-    except OSError:
-        return False
-
-
 def cache_dir() -> Path:
     """The default cache directory (see the module docstring); created when missing."""
-    env = os.environ.get("SEEDSTATS_CACHE")
-    if env:
-        root = Path(env)
-    elif os.environ.get("XDG_CACHE_HOME"):
-        root = Path(os.environ["XDG_CACHE_HOME"]) / "seedstats"
-    else:
-        root = Path.home() / ".cache" / "seedstats"
-    d = root / "earlystop"
-    if _writable(d):
-        return d
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    d = Path(tempfile.gettempdir()) / f"seedstats-cache-{uid}" / "earlystop"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    from seedstats._cache import cache_dir as root
+
+    return root("earlystop")
 
 
 def code_fingerprint() -> str:
