@@ -80,10 +80,10 @@ def cmd_figures(args) -> int:
         return 0
     names = list(registry.FIGURES) if args.all else args.names
     if not names:
-        raise _usage("figures: name figures to make, or give --all or --list")
+        raise _usage("name figures to make, or give --all or --list")
     unknown = [n for n in names if n not in registry.FIGURES]
     if unknown:
-        raise _usage(f"figures: unknown figure {', '.join(unknown)}; "
+        raise _usage(f"unknown figure {', '.join(unknown)}; "
                      f"`seedstats figures --list` shows {', '.join(registry.FIGURES)}")
     ds = _load(args)
     print(_banner(ds))

@@ -67,3 +67,13 @@ def test_unknown_format(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     assert_one_line_error(run("ingest", tmp_path / "a.txt", "--out", tmp_path / "o",
                               "--format", "nope"), "--format", "nope")
+
+
+def test_unknown_figure_name(tmp_path):
+    res = run("figures", "fig1", "nope", "--out", tmp_path)
+    assert_one_line_error(res, "unknown figure nope", "--list")
+    assert not any(tmp_path.iterdir())       # checked before anything is drawn
+
+
+def test_figures_without_a_name():
+    assert_one_line_error(run("figures"), "--all or --list")
