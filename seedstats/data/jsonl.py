@@ -486,7 +486,8 @@ def write_jsonl(ds, directory) -> Path:
     Path
         ``directory``, holding ``<trial_id>.jsonl`` per trial.
     """
-    from seedstats.data.release import dataset_records, writing_directory
+    from seedstats.data.release import dataset_records
+    from seedstats.data.store import writing_directory
     from seedstats.data.schema import TASKS
 
     directory = Path(directory)

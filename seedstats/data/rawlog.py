@@ -596,7 +596,8 @@ def write_rawlogs(ds, directory, numpy2_floats: bool = False, *,
     DataError
         A trial without separate WI and DO seeds, or a directory that is not ours.
     """
-    from seedstats.data.release import dataset_records, writing_directory
+    from seedstats.data.release import dataset_records
+    from seedstats.data.store import writing_directory
 
     directory = Path(directory)
     with writing_directory(directory, "directory", overwrite, _looks_like_rawlog) as tmp:

@@ -21,7 +21,7 @@ global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ...) is refused 
 runs.
 
 The module also holds the helpers the other writers share: :func:`dataset_records`
-(tables back to trial records), :func:`headline_metric` and :func:`writing_directory`.
+(tables back to trial records), :func:`headline_metric`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ import gc
 import importlib
 import os
 import pickle
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,7 +41,7 @@ from seedstats.errors import DataError, ParseError
 
 __all__ = ["RestrictedUnpickler", "ALLOWED_GLOBALS", "detect", "read", "load_pickle",
            "write_release", "release_dict", "dataset_records", "headline_metric",
-           "writing_directory", "gc_paused"]
+           "gc_paused"]
 
 _BUILTINS = ("set", "frozenset", "complex", "bytearray", "list", "dict", "tuple", "int",
              "float", "str", "bytes", "bool")
@@ -594,42 +592,3 @@ def write_release(ds, path, nested_none: bool = False) -> Path:
     return path
 
 
-@contextmanager
-def writing_directory(directory, name: str = "directory", overwrite: bool = False,
-                      is_ours=None):
-    """Context manager for writers of a directory of files: write, then swap in atomically.
-
-    Yields a temporary directory beside ``directory``; on success it replaces
-    ``directory``, on failure it is removed and ``directory`` is untouched. A missing or
-    empty ``directory`` is fine; a non-empty one is refused unless ``overwrite`` is true
-    and every non-hidden entry in it is a file that passes ``is_ours(path)``.
-
-    Raises
-    ------
-    DataError
-        ``directory`` is a file, or holds files that are not ours.
-    """
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise DataError(f"{name} {directory}: exists and is not a directory")
-    if directory.is_dir():
-        present = [p for p in directory.iterdir() if not p.name.startswith(".")]
-        if present and not (overwrite and is_ours is not None
-                            and all(p.is_file() and is_ours(p) for p in present)):
-            raise DataError(f"{name} {directory}: exists and is not empty; choose a new or "
-                            "empty directory" + ("" if overwrite else " (or overwrite=True)"))
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
-                                dir=directory.parent))
-    try:
-        yield tmp
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-            os.replace(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ import pandas as pd
 from seedstats.data import schema
 from seedstats.errors import DataError
 
-__all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset"]
+__all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset", "writing_directory"]
 
 META_FILE = "dataset.json"
 
@@ -42,14 +43,9 @@ def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
     if path.exists() and not is_dataset(path) and (not path.is_dir() or any(path.iterdir())):
         raise DataError(f"--out {path}: exists and is not a seedstats dataset; "
                         "choose a new or empty directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"schema_version": schema.SCHEMA_VERSION, **meta}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        # mkdtemp makes the directory private (0700); give it the permissions of mkdir
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
+    # the check above refused anything that is not ours: replace what is there
+    with writing_directory(path, "--out", overwrite=True, is_ours=lambda p: True) as tmp:
         for name, df, cols in (("trials", trials, schema.TRIALS_COLUMNS),
                                ("evals", evals, schema.EVALS_COLUMNS),
                                ("train_loss", train_loss, schema.TRAIN_LOSS_COLUMNS)):
@@ -61,17 +57,52 @@ def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
         with open(tmp / META_FILE, "w") as fh:
             json.dump(meta, fh, indent=2, sort_keys=True, default=str)
             fh.write("\n")
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
+    return path
+
+
+@contextmanager
+def writing_directory(directory, name: str = "directory", overwrite: bool = False,
+                      is_ours=None):
+    """Context manager for writers of a directory of files: write, then swap in atomically.
+
+    Yields a temporary directory beside ``directory``; on success it replaces
+    ``directory``, on failure it is removed and ``directory`` is untouched. A missing or
+    empty ``directory`` is fine; a non-empty one is refused unless ``overwrite`` is true
+    and every non-hidden entry in it is a file that passes ``is_ours(path)``.
+
+    Raises
+    ------
+    DataError
+        ``directory`` is a file, or holds files that are not ours.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise DataError(f"{name} {directory}: exists and is not a directory")
+    if directory.is_dir():
+        present = [p for p in directory.iterdir() if not p.name.startswith(".")]
+        if present and not (overwrite and is_ours is not None
+                            and all(p.is_file() and is_ours(p) for p in present)):
+            raise DataError(f"{name} {directory}: exists and is not empty; choose a new or "
+                            "empty directory" + ("" if overwrite else " (or overwrite=True)"))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
+                                dir=directory.parent))
+    try:
+        # mkdtemp makes the directory private (0700); give it the permissions of mkdir
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        yield tmp
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+            os.replace(tmp, directory)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
+            os.replace(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
 
 
 def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
