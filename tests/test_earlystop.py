@@ -192,6 +192,16 @@ def test_exact_p_equal_t_is_the_expected_max_of_final_scores():
         expected_max(F, 5, replace=False), abs=1e-12)
 
 
+def test_exact_names_missing_assignment_columns():
+    with pytest.raises(ValueError, match="^assignments: .*missing k"):
+        expected_best_exact([[0.2, 0.9], [0.6, 0.6]], pd.DataFrame({"t": [2], "p": [1]}))
+    with pytest.raises(ValueError, match="^assignments: column p must hold integers"):
+        expected_best_exact([[0.2, 0.9], [0.6, 0.6]],
+                            pd.DataFrame({"t": [2], "p": [1.5], "k": [1]}))
+    with pytest.raises(ValueError, match="^assignments: .*missing t"):
+        expected_best_mc([[0.2, 0.9], [0.6, 0.6]], pd.DataFrame({"p": [1], "k": [1]}))
+
+
 def test_tie_rules_bracket_each_other():
     _, fl = quarter_pool(12, 4, 7)
     a = feasible_assignments(4, n_points=4, t_max=20)

@@ -131,9 +131,10 @@ def expected_max_draws(values, t, *, replace: bool = True) -> np.ndarray:
     """Expected maximum of ``t`` draws from ``values``, for every ``t`` given.
 
     The ``p = 0`` case of the rule (best partial score of ``t`` draws) and its baseline (best
-    final score of ``x`` fully trained trials). Summation by parts over the sorted values:
-    ``E = x_max - sum_r (x_(r+1) - x_(r)) * P(max <= x_(r))`` with ``P = ((r+1)/N)^t`` with
-    replacement and ``C(r+1, t)/C(N, t)`` without.
+    final score of ``x`` fully trained trials): the estimator of
+    :func:`seedstats.stats.expected_max.expected_max` for many ``t`` at once (summation by
+    parts over the sorted values, ``P(max <= x_(r)) = ((r+1)/N)^t`` with replacement and
+    ``C(r+1, t)/C(N, t)`` without).
 
     Parameters
     ----------
@@ -152,26 +153,46 @@ def expected_max_draws(values, t, *, replace: bool = True) -> np.ndarray:
     >>> expected_max_draws([0.0, 1.0], [1, 2], replace=False).tolist()
     [0.5, 1.0]
     """
+    from seedstats.stats.expected_max import _mean_sd
+
     x = np.sort(np.asarray(values, dtype=np.float64))
     tt = np.atleast_1d(np.asarray(t, dtype=np.int64))
     N = len(x)
     if N == 0:
         raise ValueError("values: expected at least one score, got none")
-    gaps = np.diff(x)
-    r1 = np.arange(1, N, dtype=np.float64)  # r + 1 for r = 0 .. N-2
-    out = np.empty(len(tt))
-    for i, ti in enumerate(tt):
-        if ti < 1 or (not replace and ti > N):
-            raise ValueError(f"t: expected 1 <= t{' <= N' if not replace else ''}, got {ti}")
-        if replace:
-            cdf = np.exp(ti * np.log(r1 / N))
-        else:
-            # C(r+1, t)/C(N, t) = prod_{m<t} (r+1-m)/(N-m)
-            m = np.arange(ti, dtype=np.float64)
-            fac = np.clip((r1[:, None] - m[None, :]) / (N - m)[None, :], 0.0, None)
-            cdf = np.prod(fac, axis=1)
-        out[i] = x[-1] - np.dot(gaps, cdf)
+    bad = (tt < 1) | ((tt > N) if not replace else False)
+    if bad.any():
+        raise ValueError(f"t: expected 1 <= t{' <= N' if not replace else ''}, "
+                         f"got {tt[bad][0]}")
+    # The estimator of seedstats.stats.expected_max (one implementation for the package).
+    ut, inverse = np.unique(tt, return_inverse=True)
+    out = _mean_sd(x, ut.astype(np.float64), bool(replace), with_sd=False)[0][inverse]
     return out.reshape(np.shape(t))
+
+
+def _assignment_arrays(assignments):
+    """Columns ``t``, ``p``, ``k`` of ``assignments`` as int64 arrays, validated.
+
+    Shared by the exact and the Monte Carlo estimators. Raises ``ValueError`` naming
+    ``assignments`` for a missing column or a non-integer value (never truncated silently).
+    """
+    missing = [c for c in ("t", "p", "k") if c not in assignments]
+    if missing:
+        raise ValueError(f"assignments: expected integer columns t, p, k (e.g. "
+                         f"feasible_assignments()); missing {', '.join(missing)}")
+    out = []
+    for c in ("t", "p", "k"):
+        raw = np.asarray(assignments[c])
+        if raw.dtype.kind not in "iu":
+            try:
+                val = raw.astype(np.float64)
+            except (TypeError, ValueError):
+                val = np.array([np.nan])
+            if not np.all(np.isfinite(val) & (val == np.round(val))):
+                raise ValueError(f"assignments: column {c} must hold integers; got dtype "
+                                 f"{raw.dtype}")
+        out.append(raw.astype(np.int64))
+    return tuple(out)
 
 
 def _weights(Fr):
@@ -331,9 +352,7 @@ def expected_best_exact(curves, assignments, *, ties: str = "index",
         raise ValueError(f"ties: expected one of {', '.join(TIES)}, got {ties!r}")
     replace = sampling == "with_replacement"
     N, K = cs.values.shape
-    tt = np.asarray(assignments["t"], dtype=np.int64)
-    pp = np.asarray(assignments["p"], dtype=np.int64)
-    kk = np.asarray(assignments["k"], dtype=np.int64)
+    tt, pp, kk = _assignment_arrays(assignments)
     if len(tt) and (tt.min() < 1 or tt.max() > EXACT_T_MAX):
         raise ValueError(f"assignments: t must lie in 1..{EXACT_T_MAX} for the exact estimator, "
                          f"got {tt.min()}..{tt.max()}")

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from seedstats.earlystop.exact import TIES, rank_order
+from seedstats.earlystop.exact import TIES, _assignment_arrays, rank_order
 from seedstats.earlystop.sampling import SAMPLINGS, draw_trials, max_trials, seed_grid
 
 __all__ = ["expected_best_mc", "expected_best_mc_tasks", "simulate", "paired_difference",
@@ -240,9 +240,7 @@ def _prepare(curves, assignments, samples, sampling, ties, n_jobs):
 
     cs = as_curves(curves)
     n_jobs = _check_common(cs, samples, sampling, ties, n_jobs)
-    tt = np.asarray(assignments["t"], dtype=np.int64)
-    pp = np.asarray(assignments["p"], dtype=np.int64)
-    kk = np.asarray(assignments["k"], dtype=np.int64)
+    tt, pp, kk = _assignment_arrays(assignments)
     K = cs.n_points
     if len(tt) and (tt.min() < 1 or np.any(pp < 0) or np.any(pp > tt) or kk.min() < 1
                     or kk.max() > K):

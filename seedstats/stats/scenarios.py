@@ -233,7 +233,7 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
 
 
 def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=None,
-                           replace=True, n_boot=0, ci=0.95, rng=None, metric=None):
+                           replace=True, n_boot=0, ci=0.95, rng=0, metric=None):
     """Figure 1 of Dodge et al. (2020): expected best of ``n`` trials per evaluation scenario.
 
     For each task and scenario, the scores of :func:`scenario_scores` (trials left out are
@@ -257,8 +257,9 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
         Bootstrap resamples for ``ci_low``/``ci_high`` (0: skipped, NaN).
     ci : float, default 0.95
         Coverage of the bootstrap interval.
-    rng : None, int or numpy.random.Generator
-        Source of the bootstrap resamples (only used when ``n_boot > 0``); one Generator is
+    rng : int, numpy.random.Generator or None, default 0
+        Source of the bootstrap resamples (only used when ``n_boot > 0``; ``None`` draws
+        fresh entropy); one Generator is
         drawn from for every curve in turn, so the output depends only on the seed.
     metric : str, optional
         Default: each task's headline metric.
