@@ -343,3 +343,21 @@ def test_finetune_modules_import_without_torch():
             "seedstats.finetune.metrics, seedstats.finetune.recipes; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_cli_options_below_load_task_minimum_are_rejected_up_front(tmp_path):
+    # --max-train 1 used to pass the CLI's check and fail inside the trial with a traceback
+    import argparse
+
+    from seedstats.finetune.cli import add_arguments, spec_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["run", "--model", "random-tiny", "--data", "synthetic", "--wi", "1", "--do", "1",
+            "--out", str(tmp_path)]
+    for opt in ("--max-train", "--max-val"):
+        args = parser.parse_args(base + [opt, "1"])
+        with pytest.raises(ValueError, match=f"{opt}: expected an int >= 2, got 1"):
+            spec_from_args(args, args.wi, args.do)
+    args = parser.parse_args(base + ["--max-train", "2", "--max-val", "2"])
+    assert spec_from_args(args, args.wi, args.do).max_train == 2

@@ -18,12 +18,15 @@ def task_metric(ds, task: str) -> str | None:
 def task_baseline(ds, task: str) -> float | None:
     """Majority baseline of ``task`` (Table 2), ``meta["baselines"][task]``, or None.
 
-    For MCC the failure threshold is 0, which is also the majority classifier's MCC.
+    For a paper task this is :func:`seedstats.stats.divergence.failure_threshold`: for MCC
+    the failure threshold is 0, which is also the majority classifier's MCC.
     """
     from seedstats.data.schema import TASKS
 
     if task in TASKS:
-        return 0.0 if TASKS[task].metric == "mcc" else float(TASKS[task].baseline)
+        from seedstats.stats.divergence import failure_threshold
+
+        return failure_threshold(task)
     extra = (getattr(ds, "meta", None) or {}).get("baselines") or {}
     value = extra.get(task)
     return None if value is None else float(value)

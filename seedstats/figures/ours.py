@@ -10,7 +10,7 @@ import numpy as np
 
 from seedstats.figures.common import finish_panel, score_label, task_metric
 from seedstats.figures.layout import panel_figure, shared_legend, stacked_panel_figure
-from seedstats.figures.paper import log_budget_axis
+from seedstats.figures.paper import ES_CURVES, log_budget_axis
 from seedstats.figures.spec import register, task_panels
 from seedstats.plots.style import COLORS
 
@@ -159,9 +159,6 @@ def varcomp(ds):
 #: Successive-halving brackets simulated for the ``halving`` figure: a coarse grid, so the
 #: figure stays quick (``seedstats.earlystop.halving.halving_search`` takes any grid).
 HALVING = {"etas": (2, 3), "min_ks": (1, 2, 3, 4, 6, 9), "samples": 2_000, "seed": 0}
-
-ES_CURVES = ("validation curves at the early-stopping evaluation points (the paper's 30 per "
-             "run) for every trial")
 
 _STRATEGY = {"paper": "paper's rule: one stop (Fig. 6)",
              "halving": "successive halving (best bracket)"}

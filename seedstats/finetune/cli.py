@@ -119,10 +119,12 @@ def spec_from_args(args, wi: int = 0, do: int = 0):
     if args.data == "synthetic" and args.task is not None:
         raise ValueError(f"--task: the synthetic data is logged as task 'synthetic'; "
                          f"got --task {args.task} with --data synthetic")
-    for opt in ("max_train", "max_val", "eval_batch_size", "threads"):
+    # the minimums of load_task (2 examples per split) and TrialSpec, checked up front so
+    # a bad value ends in one line instead of a traceback from inside the trial
+    for opt, low in (("max_train", 2), ("max_val", 2), ("eval_batch_size", 1), ("threads", 1)):
         v = getattr(args, opt)
-        if v is not None and v < 1:
-            raise ValueError(f"--{opt.replace('_', '-')}: expected an int >= 1, got {v}")
+        if v is not None and v < low:
+            raise ValueError(f"--{opt.replace('_', '-')}: expected an int >= {low}, got {v}")
     formats = ("jsonl", "rawlog") if args.format == "rawlog" else ("jsonl",)
     return TrialSpec(args.task, wi, do, out=args.out, model=args.model, data=args.data,
                      glue_dir=args.glue_dir, recipe=recipe, dropout_seed=args.dropout_seed,

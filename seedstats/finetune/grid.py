@@ -26,6 +26,7 @@ import os
 import re
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 
 __all__ = ["parse_seeds", "log_status", "grid_specs", "run_grid", "SUMMARY_FILE",
@@ -67,7 +68,7 @@ def parse_seeds(text, name: str = "--wi") -> list[int]:
                 raise ValueError(f"{name}: expected a range low-high with low <= high, "
                                  f"got {part.strip()!r}")
             out += range(lo, hi + 1)
-    dup = sorted({s for s in out if out.count(s) > 1})
+    dup = sorted(s for s, c in Counter(out).items() if c > 1)
     if dup:
         raise ValueError(f"{name}: expected each seed once, got {dup} twice")
     return [int(s) for s in out]
