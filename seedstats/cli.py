@@ -208,3 +208,6 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # unreadable input, unwritable --out, disk full: one line
+        print(f"seedstats {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -77,3 +77,10 @@ def test_unknown_figure_name(tmp_path):
 
 def test_figures_without_a_name():
     assert_one_line_error(run("figures"), "--all or --list")
+
+
+def test_os_errors_end_in_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = run("replica", "--out", blocker / "sub")
+    assert_one_line_error(res, "seedstats replica: error:")

@@ -166,3 +166,22 @@ def test_written_dataset_has_ordinary_directory_permissions(tmp_path, ds):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_read_errors_for_damaged_files_are_one_line(saved):
+    meta = json.loads((saved / "dataset.json").read_text())
+    (saved / "dataset.json").write_text("[1]")
+    with pytest.raises(DataError, match="dataset.json: expected a JSON object, got list"):
+        load(saved)
+    (saved / "dataset.json").write_text(json.dumps(meta))
+    (saved / "evals.parquet").write_bytes(b"")
+    with pytest.raises(DataError, match="evals.parquet: not a readable Parquet file"):
+        load(saved)
+
+
+def test_refuses_to_overwrite_a_dataset_directory_holding_other_files(saved, ds):
+    (saved / "notes.txt").write_text("precious")
+    with pytest.raises(DataError, match="exists and is not empty"):
+        ds.save(saved)
+    assert (saved / "notes.txt").read_text() == "precious"
+    assert store.is_dataset(saved)

@@ -285,3 +285,11 @@ def test_training_args_bin_is_never_opened(sweep, monkeypatch):
     monkeypatch.setattr(pickle, "loads", boom)
     ds, _ = ingest(src, options=IngestOptions(task="rte", seeds_from="wi{wi}_do{do}"))
     assert len(ds.trials) == 4
+
+
+def test_non_finite_step_is_a_parse_error(tmp_path):
+    run = tmp_path / "sweep" / "seed1"
+    run.mkdir(parents=True)
+    (run / "trainer_state.json").write_text('{"log_history": [{"step": NaN, "loss": 0.5}]}')
+    with pytest.raises(ParseError, match=r"log_history\[0\]: expected an integer 'step'"):
+        ingest(tmp_path / "sweep", options=IngestOptions(task="rte", seeds_from="seed{seed}"))

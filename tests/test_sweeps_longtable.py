@@ -122,3 +122,10 @@ def test_errors(tmp_path):
     ds, _ = ingest(f, format="table", options=IngestOptions(mapping=m, seeds_from="r{wi}{do}"))
     assert sorted(ds.trials["trial_id"]) == ["rte-wi1-do1", "rte-wi1-do2", "rte-wi2-do1",
                                              "rte-wi2-do2"]
+
+
+def test_non_finite_step_is_an_error_not_a_dropped_row(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("run,step,metric,value,seed\nr1,5,acc,0.5,1\nr1,inf,acc,0.6,1\n")
+    with pytest.raises(ParseError, match=r"t.csv:3: column 'step': expected an integer step"):
+        ingest(f, format="table", options=IngestOptions(task="rte"))

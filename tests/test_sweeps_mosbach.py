@@ -128,3 +128,12 @@ def test_errors(tmp_path):
     f.write_text(f.read_text() + "100\tabc\n")
     with pytest.raises(ParseError, match=r"eval_results.tsv:\d+: expected numbers"):
         ingest(tmp_path / "mytask", options=IngestOptions(task="mytask"))
+
+
+@pytest.mark.parametrize("step", ["nan", "inf", "2.5"])
+def test_non_integer_global_step_is_a_parse_error(tmp_path, step):
+    run = tmp_path / "logs" / "rte" / "2020_bert_5"
+    run.mkdir(parents=True)
+    (run / mosbach.EVAL).write_text(f"global_step\tacc\n0\t0.5\n{step}\t0.6\n-1\t0.6\n")
+    with pytest.raises(ParseError, match=r"eval_results.tsv:3: expected an integer global_step"):
+        ingest(tmp_path / "logs")

@@ -154,3 +154,11 @@ def test_errors(tmp_path):
                                         mapping={"run": "nope"}))
     with pytest.raises(ParseError, match="no seed"):
         ingest(f, options=IngestOptions(task="rte"))
+
+
+def test_infinite_step_is_a_parse_error(tmp_path):
+    f = tmp_path / "run.csv"
+    f.write_text("_step,train/global_step,eval/accuracy\n0,inf,0.5\n1,10,0.6\n")
+    (tmp_path / "seedstats.json").write_text('{"seed": 1, "task": "rte"}')
+    with pytest.raises(ParseError, match="'train/global_step': expected finite steps"):
+        ingest(f, format="wandb")

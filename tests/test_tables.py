@@ -121,3 +121,16 @@ def test_task_metadata_matches_paper_facts():
     with pytest.raises(ValueError, match="task: expected one of"):
         schema.task_info("qnli")
 
+
+
+def test_values_outside_the_32_bit_schema_are_refused():
+    with pytest.raises(DataError, match="wi_seed 4294967296 is out of the 32-bit range"):
+        build_tables([rec(wi=2**32)])
+    with pytest.raises(DataError, match="n_steps 5000000000 is out of the 32-bit range"):
+        build_tables([rec(n_steps=5_000_000_000)])
+
+
+def test_score_grid_refuses_two_trials_in_one_cell():
+    trials, _, _ = build_tables([rec(seed=5), rec(seed=6)])
+    with pytest.raises(DataError, match="several trials share WI 1 and DO 1"):
+        score_grid(trials, "rte")

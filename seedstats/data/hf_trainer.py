@@ -36,6 +36,7 @@ A run is complete when its log has the end-of-training record, or its ``global_s
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def _series(log_history, path) -> tuple[dict[str, Series], float | None, int | N
             raise ParseError(path, None, f"log_history[{i}]: expected an object, got "
                              f"{type(entry).__name__}")
         step = entry.get("step")
-        if isinstance(step, bool) or not isinstance(step, (int, float)):
+        if (isinstance(step, bool) or not isinstance(step, (int, float))
+                or not math.isfinite(step)):
             raise ParseError(path, None, f"log_history[{i}]: expected an integer 'step', "
                              f"got {step!r}")
         step = int(step)

@@ -20,6 +20,8 @@ def summarize(ds) -> pd.DataFrame:
         ``diverged_frac``, ``incomplete``, ``flagged`` (count per flag).
     """
     t = ds.trials
+    loss_steps = ds.train_loss.groupby("trial_id", observed=True).size()
+    loss_steps.index = loss_steps.index.astype(str)
     rows = []
     for task in ds.tasks:
         tt = t[t["task"] == task]
@@ -32,7 +34,8 @@ def summarize(ds) -> pd.DataFrame:
             "trials": len(tt),
             "grid": grid,
             "evals_per_trial": _range(tt["n_evals"]),
-            "loss_steps_per_trial": _range(tt["n_steps"]),
+            "loss_steps_per_trial": _range(
+                loss_steps.reindex(tt["trial_id"].astype(str), fill_value=0)),
             "metric": ",".join(map(str, tt["metric"].dropna().unique())),
             "diverged_frac": round(float(div.mean()), 3) if div.notna().any() else float("nan"),
             "incomplete": int((~tt["complete"]).sum()),

@@ -110,7 +110,7 @@ class IngestReport:
 
 
 def report(ds: Dataset, skipped=(), notes=()) -> IngestReport:
-    """Count what a dataset holds, per task (used after every ingest and by ``info``)."""
+    """Count what a dataset holds, per task (the report printed after every ingest)."""
     t = ds.trials
     tasks = ds.tasks
     ev = ds.evals.groupby("task", observed=True).size()

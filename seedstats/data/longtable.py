@@ -158,7 +158,7 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         res.note(f"step column {name!r} read as {how}; override with --map step_is=index|count")
     steps = pd.to_numeric(df[col["step"]], errors="coerce")
     values = pd.to_numeric(df[col["value"]], errors="coerce")
-    bad = steps.isna() | (steps != np.floor(steps))
+    bad = steps.isna() | ~np.isfinite(steps) | (steps != np.floor(steps))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ParseError(path, i + 2, f"column {col['step']!r}: expected an integer step, got "

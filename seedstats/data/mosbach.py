@@ -30,6 +30,7 @@ the study's configurations); other tasks have NaN epochs.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -70,7 +71,8 @@ def read_tsv(path: Path) -> tuple[list[str], list[list[float]]]:
     Raises
     ------
     ParseError
-        A row that is not numbers, or has another width than the header.
+        A row that is not numbers, has another width than the header, or whose
+        ``global_step`` is not an integer.
     """
     path = Path(path)
     header, rows = None, []
@@ -91,9 +93,12 @@ def read_tsv(path: Path) -> tuple[list[str], list[list[float]]]:
             raise ParseError(path, i, f"expected {len(header)} tab-separated fields "
                              f"({', '.join(header)}), got {len(cells)}")
         try:
-            rows.append([float(c) for c in cells])
+            vals = [float(c) for c in cells]
         except ValueError:
             raise ParseError(path, i, f"expected numbers, got {line!r}") from None
+        if not (math.isfinite(vals[0]) and vals[0].is_integer()):
+            raise ParseError(path, i, f"expected an integer global_step, got {cells[0]!r}")
+        rows.append(vals)
     if header is None:
         raise ParseError(path, 1, "expected a header line starting with 'global_step'")
     return header, rows

@@ -34,7 +34,8 @@ def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
 
     ``meta`` is stored as ``dataset.json`` with ``schema_version`` added. An existing
     dataset at ``path`` is replaced; an existing non-empty directory that is not a
-    dataset is refused, so nothing of the user's is overwritten.
+    dataset, or a dataset directory that also holds other files, is refused, so
+    nothing of the user's is overwritten.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -44,8 +45,10 @@ def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
         raise DataError(f"--out {path}: exists and is not a seedstats dataset; "
                         "choose a new or empty directory")
     meta = {"schema_version": schema.SCHEMA_VERSION, **meta}
-    # the check above refused anything that is not ours: replace what is there
-    with writing_directory(path, "--out", overwrite=True, is_ours=lambda p: True) as tmp:
+    # replace a dataset, but only if it holds nothing besides the dataset's own files
+    ours = {META_FILE, *(f"{name}.parquet" for name in schema.TABLES)}
+    with writing_directory(path, "--out", overwrite=True,
+                           is_ours=lambda p: p.name in ours) as tmp:
         for name, df, cols in (("trials", trials, schema.TRIALS_COLUMNS),
                                ("evals", evals, schema.EVALS_COLUMNS),
                                ("train_loss", train_loss, schema.TRAIN_LOSS_COLUMNS)):
@@ -121,6 +124,9 @@ def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
             meta = json.load(fh)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path / META_FILE}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path / META_FILE}: expected a JSON object, got "
+                        f"{type(meta).__name__}")
     version = meta.get("schema_version")
     if version != schema.SCHEMA_VERSION:
         raise DataError(f"{path}: schema version {version}, this seedstats reads version "
@@ -130,5 +136,9 @@ def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         f = path / f"{name}.parquet"
         if not f.is_file():
             raise DataError(f"{path}: missing {name}.parquet")
-        tables.append(pd.read_parquet(f))
+        try:
+            tables.append(pd.read_parquet(f))
+        except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"{f}: not a readable Parquet file ({msg})") from None
     return (*tables, meta)

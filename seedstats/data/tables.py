@@ -24,6 +24,8 @@ __all__ = [
     "eval_matrix",
 ]
 
+_INT32 = np.iinfo(np.int32)
+
 
 @dataclass
 class Curve:
@@ -125,7 +127,8 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
     Raises
     ------
     DataError
-        Two records with the same trial (task and seeds).
+        Two records with the same trial (task and seeds), or a seed, step or
+        ``n_steps`` outside the schema's 32-bit range.
     """
     seen: dict[str, str] = {}
     t_rows, e_parts, l_parts = [], [], []
@@ -137,6 +140,11 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
                 f"seed {rec.seed}) in {seen[tid]} and {rec.source}"
             )
         seen[tid] = rec.source
+        for attr in ("wi_seed", "do_seed", "seed"):
+            v = getattr(rec, attr)
+            if v is not None and not _INT32.min <= v <= _INT32.max:
+                raise DataError(f"trial {tid} ({rec.source}): {attr} {v} is out of the "
+                                "32-bit range of the schema")
         metric, baseline, spe = _headline(rec)
         flags = list(rec.flags)
         loss = np.asarray(rec.train_loss, dtype=np.float64)
@@ -144,6 +152,9 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
                   else np.asarray(rec.train_steps, dtype=np.int64))
         n_steps = rec.n_steps if rec.n_steps is not None else (
             int(lsteps[-1]) + 1 if len(lsteps) else 0)
+        if n_steps > _INT32.max:
+            raise DataError(f"trial {tid} ({rec.source}): n_steps {n_steps} is out of the "
+                            "32-bit range of the schema")
         after_step = rec.after_step if rec.after_step is not None else n_steps - 1
         has_nan = bool(np.isnan(loss).any())
 
@@ -278,7 +289,8 @@ def score_grid(trials: pd.DataFrame, task: str, value: str = "after") -> pd.Data
     Raises
     ------
     DataError
-        The task has no trials, or its trials carry no separate WI and DO seeds.
+        The task has no trials, its trials carry no separate WI and DO seeds, or
+        several trials share one (WI, DO) cell.
     """
     t = trials[trials["task"] == task]
     if t.empty:
@@ -287,6 +299,12 @@ def score_grid(trials: pd.DataFrame, task: str, value: str = "after") -> pd.Data
     if t["wi_seed"].isna().any() or t["do_seed"].isna().any():
         raise DataError(f"task {task!r}: this analysis needs a WI x DO seed grid, but some "
                         "trials carry no separate wi_seed/do_seed")
+    dup = t.duplicated(["wi_seed", "do_seed"])
+    if dup.any():
+        row = t[dup].iloc[0]
+        raise DataError(f"task {task!r}: several trials share WI {row['wi_seed']} and DO "
+                        f"{row['do_seed']} (e.g. {row['trial_id']}); the WI x DO grid needs "
+                        "one trial per cell")
     g = t.pivot(index="wi_seed", columns="do_seed", values=value)
     g.index = g.index.astype(int)
     g.columns = g.columns.astype(int)

@@ -180,6 +180,9 @@ def _one_run(cols: dict, *, source, run_dir, name, config, summary, step_col, re
     ident = res.identity(Path(source), run_dir=run_dir, name=name, config=config,
                          task_hint=task_hint)
     g_all = _numeric(cols[step_col])
+    if np.isinf(g_all).any():
+        raise ParseError(source, None, f"column {step_col!r}: expected finite steps, got "
+                         f"{g_all[np.isinf(g_all)][0]}")
     n = len(g_all)
     order = _numeric(cols["_step"]) if "_step" in cols else np.arange(n, dtype=np.float64)
     series, logged = {}, {}
