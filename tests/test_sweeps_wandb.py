@@ -162,3 +162,14 @@ def test_infinite_step_is_a_parse_error(tmp_path):
     (tmp_path / "seedstats.json").write_text('{"seed": 1, "task": "rte"}')
     with pytest.raises(ParseError, match="'train/global_step': expected finite steps"):
         ingest(f, format="wandb")
+
+
+def test_rows_without_a_step_are_reported_not_dropped_silently(tmp_path):
+    f = tmp_path / "run.csv"
+    f.write_text("_step,train/global_step,eval/accuracy\n0,,0.5\n1,abc,0.55\n2,10,0.6\n")
+    (tmp_path / "seedstats.json").write_text('{"seed": 1, "task": "rte"}')
+    ds, rep = ingest(f, format="wandb")
+    acc = ds.evals[(ds.evals["metric"] == "accuracy") & (ds.evals["phase"] == "during")]
+    assert acc["value"].tolist() == [0.6]
+    assert any("2 rows without a 'train/global_step' value were not read" in n
+               and "eval/accuracy" in n for n in rep.notes), rep.notes

@@ -186,6 +186,14 @@ def _one_run(cols: dict, *, source, run_dir, name, config, summary, step_col, re
     n = len(g_all)
     order = _numeric(cols["_step"]) if "_step" in cols else np.arange(n, dtype=np.float64)
     series, logged = {}, {}
+    no_step = np.isnan(g_all)
+    if no_step.any():
+        valued = [c for c, v in cols.items() if not c.startswith("_") and c != step_col
+                  and c != "train/global_step" and (~np.isnan(_numeric(v)) & no_step).any()]
+        if valued:
+            res.note(f"{source}: {int(no_step.sum())} rows without a {step_col!r} value were "
+                     f"not read (they hold {', '.join(sorted(valued)[:3])}"
+                     f"{', ...' if len(valued) > 3 else ''})")
     for col, v in cols.items():
         if col.startswith("_") or col == step_col or col == "train/global_step":
             continue
