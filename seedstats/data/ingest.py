@@ -26,7 +26,7 @@ from seedstats.data.tables import TrialRecord, build_tables
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["FORMATS", "IngestOptions", "ReadResult", "IngestReport", "ingest", "detect_format",
-           "report", "parse_error_or_skip"]
+           "report", "parse_error_or_skip", "read_each"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
@@ -215,4 +215,14 @@ def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):
         return None
 
 
+def read_each(files, opts: IngestOptions, read_file) -> ReadResult:
+    """Read one trial per file with ``read_file(path, opts)``, honouring ``--skip-bad``."""
+    from seedstats.data.release import gc_paused
 
+    result = ReadResult([])
+    with gc_paused():
+        for f in files:
+            rec = parse_error_or_skip(opts, result, f, lambda f=f: read_file(f, opts))
+            if rec is not None:
+                result.records.append(rec)
+    return result

@@ -269,17 +269,11 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (ReadResult imported l
     -------
     ReadResult
     """
-    from seedstats.data.ingest import ReadResult, parse_error_or_skip
-    from seedstats.data.release import gc_paused
+    from seedstats.data.ingest import read_each
 
     path = Path(path)
     files = _log_files(path) if path.is_dir() else [path]
-    result = ReadResult([])
-    with gc_paused():
-        for f in files:
-            rec = parse_error_or_skip(opts, result, f, lambda f=f: read_file(f, opts))
-            if rec is not None:
-                result.records.append(rec)
+    result = read_each(files, opts, read_file)
     return result
 
 

@@ -147,17 +147,11 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
     -------
     ReadResult
     """
-    from seedstats.data.ingest import ReadResult, parse_error_or_skip
-    from seedstats.data.release import gc_paused
+    from seedstats.data.ingest import read_each
 
     path = Path(path)
     files = log_files(path) if path.is_dir() else [path]
-    result = ReadResult([])
-    with gc_paused():
-        for f in files:
-            rec = parse_error_or_skip(opts, result, f, lambda f=f: read_file(f, opts))
-            if rec is not None:
-                result.records.append(rec)
+    result = read_each(files, opts, read_file)
     truncated = sum(not r.complete for r in result.records)
     if truncated:
         result.notes.append(f"{truncated} raw log(s) end early (truncated runs, kept with "
