@@ -328,8 +328,10 @@ def _reference_adamw(params, grads_per_step, recipe, n_steps):
     return p
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("correct_bias", [False, True])
-def test_scheduled_adamw_matches_a_plain_reimplementation(correct_bias):
+def test_scheduled_adamw_matches_a_plain_reimplementation(correct_bias, fused):
+    # fused=True is the GPU default; torch's CPU build has the same fused kernel
     from seedstats.finetune.optim import ScheduledAdamW
 
     lin = torch.nn.Linear(4, 3).double()
@@ -341,7 +343,8 @@ def test_scheduled_adamw_matches_a_plain_reimplementation(correct_bias):
     grads = [[torch.randn(x.shape, generator=gen, dtype=torch.float64) for x in params]
              for _ in range(n)]
     ref = _reference_adamw(params, grads, recipe, n)
-    opt = ScheduledAdamW(lin, recipe, n)
+    opt = ScheduledAdamW(lin, recipe, n, fused=fused)
+    assert opt.fused is fused
     for step in range(n):
         for x, g in zip(params, grads[step]):
             x.grad = g.clone()
@@ -401,3 +404,79 @@ def test_spec_validation():
     assert (s.dropout_seed_value, s.task_name) == (1, "synthetic")
     assert dataclasses.replace(s, dropout_seed=9).dropout_seed_value == 9
     assert math.isclose(s.recipe.lr, 2e-5)
+
+
+# --- the GPU code paths, exercised on the CPU -----------------------------------------------
+# bf16 autocast, fused AdamW and padding to a multiple of 8 are the defaults on CUDA; torch's
+# CPU build runs the same code, so the paths are tested here although CI has no GPU.
+
+
+def _random_encoded(n, vocab, seed=0):
+    from seedstats.finetune.data import Encoded
+
+    rng = np.random.default_rng(seed)
+    lens = rng.integers(5, 30, n)
+    ids = [np.concatenate([[2], rng.integers(4, vocab, k - 2), [3]]).astype(np.int64)
+           for k in lens]
+    return Encoded(ids, [np.zeros(k, dtype=np.int64) for k in lens],
+                   rng.integers(0, 2, n).astype(np.int64), lens.astype(np.int64))
+
+
+def _one_step(bf16, fused, pad_multiple):
+    from seedstats.finetune.data import epoch_batches
+    from seedstats.finetune.train import Trainer
+
+    model, tok = load_model("random-tiny", dropout=0.0)
+    init_head(model, 1)
+    enc = _random_encoded(48, tok.vocab_size)
+    trainer = Trainer(model, get_recipe("paper"), 3, torch.device("cpu"), bf16=bf16,
+                      fused=fused, pad_multiple=pad_multiple)
+    assert trainer.opt.fused is fused
+    loss = float(trainer.train_step(0, enc, epoch_batches(1, 0, len(enc), 16)[0]))
+    ev = trainer.evaluate(trainer.prepare_eval(enc, 256), ["loss", "acc"])
+    return loss, ev, torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+
+
+def test_gpu_defaults_bf16_fused_padded_agree_with_fp32():
+    loss32, ev32, p32 = _one_step(bf16=False, fused=False, pad_multiple=1)
+    loss16, ev16, p16 = _one_step(bf16=True, fused=True, pad_multiple=8)
+    # autocast is really on (bf16 rounding changes the loss) but stays close to fp32
+    assert loss16 != loss32
+    assert loss16 == pytest.approx(loss32, rel=2e-2)
+    assert ev16["loss"] == pytest.approx(ev32["loss"], rel=2e-2)
+    assert 0.0 <= ev16["acc"] <= 1.0
+    # the update itself is in float32 (autocast covers the forward pass only)
+    assert p16.dtype == torch.float32
+    assert (p16 - p32).abs().max() < 1e-3 < (p16 - p32).abs().max() * 1e6
+
+
+def test_padding_to_a_multiple_of_8_changes_nothing_in_fp32():
+    # padded positions are masked: extra padding leaves the loss and the update unchanged
+    loss1, ev1, p1 = _one_step(bf16=False, fused=False, pad_multiple=1)
+    loss8, ev8, p8 = _one_step(bf16=False, fused=False, pad_multiple=8)
+    assert loss8 == pytest.approx(loss1, rel=1e-5)
+    assert ev8["loss"] == pytest.approx(ev1["loss"], rel=1e-5)
+    assert torch.allclose(p8, p1, atol=1e-6)
+
+
+def test_gpu_benchmark_script_runs_and_its_grid_estimate_adds_up(tmp_path, monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    from seedstats.data.schema import TASKS
+
+    # importable by name: its worker processes are spawned and import it again
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = importlib.import_module("bench_finetune_gpu")
+    out = tmp_path / "bench.json"
+    assert bench.main(["--device", "cpu", "--tasks", "rte", "--steps", "1", "--repeats", "1",
+                       "--procs", "1", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    rte = res["single"]["tasks"]["rte"]
+    n_evals = len(TASKS["rte"].schedule) + 2
+    assert rte["opt_trial_s"] == pytest.approx(
+        TASKS["rte"].n_steps * rte["opt_step_s"] + n_evals * rte["opt_eval_s"])
+    assert rte["opt_train_sps"] == pytest.approx(16 / rte["opt_step_s"])
+    assert res["multi"]["1"]["rte"] > 0
+    # one process: the grid is 625 RTE trials at the single-process trial time
+    assert res["grid_seconds"]["1"] == pytest.approx(625 * rte["opt_trial_s"])
