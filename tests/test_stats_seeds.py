@@ -323,6 +323,8 @@ def test_permutations_are_seeded_and_ignore_the_global_numpy_state():
     (lambda: seed_permutation_test(np.ones((3, 3)), n_perm=9.5), TypeError, "n_perm"),
     (lambda: seed_permutation_test(np.ones((3, 3)), rng="x"), TypeError, "rng"),
     (lambda: seed_permutation_test(np.ones((3, 3)), rng=-1), ValueError, "rng"),
+    (lambda: seed_permutation_test(np.ones((3, 3)), rng=np.random.RandomState(0)), TypeError,
+     "rng must be None, a non-negative integer seed or a numpy.random.Generator"),
 ])
 def test_user_mistakes_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):

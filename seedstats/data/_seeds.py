@@ -549,7 +549,10 @@ def max_step(series: dict) -> int | None:
 def infer_steps_per_epoch(epoch: Series | None) -> float | None:
     """Optimizer updates per epoch from a logged ``epoch`` key: ``g / epoch`` at the last log.
 
-    Within 1e-4 (relative) of an integer it is rounded (TensorBoard stores float32).
+    Within 1e-4 (relative) of an integer it is rounded (TensorBoard stores float32). This
+    deliberately differs from :func:`seedstats.data.schema.steps_per_epoch_at` (1e-6 absolute,
+    for seedstats' own float64 logs): a float32 epoch puts the ratio off by more than
+    1e-6 steps, and ``g`` here already counts updates (``step + 1``).
     """
     if epoch is None or not len(epoch.g):
         return None

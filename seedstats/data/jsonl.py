@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seedstats.data.schema import steps_per_epoch_at
 from seedstats.data.tables import Curve, TrialRecord
 from seedstats.errors import ParseError
 
@@ -390,9 +391,7 @@ def read_file(path, opts=None) -> TrialRecord:
             elif phase == "during" and step >= 0 and epoch_hint is None:
                 ep = rec.get("epoch")
                 if isinstance(ep, (int, float)) and not isinstance(ep, bool) and ep > 0:
-                    epoch_hint = (step + 1) / ep
-                    if abs(epoch_hint - round(epoch_hint)) < 1e-6:
-                        epoch_hint = float(round(epoch_hint))
+                    epoch_hint = steps_per_epoch_at(step, ep)
             for name, value in metrics.items():
                 c = curves.setdefault(name, {"before": None, "steps": [], "values": [],
                                              "after": None})

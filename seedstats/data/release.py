@@ -490,9 +490,7 @@ def dataset_records(ds) -> list[TrialRecord]:
         spe = None
         if ok.any():
             j = int(np.argmax(ok))
-            spe = (st[j] + 1) / ep[j]
-            if abs(spe - round(spe)) < 1e-6:
-                spe = float(round(spe))
+            spe = schema.steps_per_epoch_at(st[j], ep[j])
             if task in schema.TASKS and spe == schema.TASKS[task].steps_per_epoch:
                 spe = None
         la, lb_ = lb[i], lb[i + 1]

@@ -29,6 +29,7 @@ __all__ = [
     "TRAIN_LOSS_COLUMNS",
     "PHASES",
     "task_info",
+    "steps_per_epoch_at",
     "trial_id",
     "is_failed",
 ]
@@ -176,6 +177,41 @@ def task_info(task: str) -> TaskInfo:
         raise ValueError(
             f"task: expected one of {', '.join(TASKS)}, got {task!r}"
         ) from None
+
+
+def steps_per_epoch_at(step, epoch):
+    """Optimizer steps per epoch implied by one evaluation, by the step convention.
+
+    Inverts ``epoch = (step + 1) / steps_per_epoch`` (module docstring). A result within
+    1e-6 (absolute) of an integer is rounded to it, so that logs written with a whole number
+    of steps per epoch read back exactly.
+
+    Parameters
+    ----------
+    step : int or numpy integer
+        0-based index of the last optimizer update before the evaluation (``>= 0``).
+    epoch : float or numpy floating
+        Its logged epoch (finite, ``> 0``); the caller checks both.
+
+    Returns
+    -------
+    float
+        ``(step + 1) / epoch``, rounded when within 1e-6 of an integer (then a Python
+        float); otherwise the quotient as computed (a NumPy float for NumPy inputs).
+
+    Examples
+    --------
+    >>> steps_per_epoch_at(155, 1.0)
+    156.0
+    >>> steps_per_epoch_at(9, 10 / 7.0)
+    7.0
+    >>> steps_per_epoch_at(5, 6 / 3.3)
+    3.3
+    """
+    spe = (step + 1) / epoch
+    if abs(spe - round(spe)) < 1e-6:
+        spe = float(round(spe))
+    return spe
 
 
 def trial_id(task: str, wi_seed=None, do_seed=None, seed=None) -> str:

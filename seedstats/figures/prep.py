@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seedstats.stats._common import nan_means
+
 __all__ = ["sort_grid", "kde_curves", "pick_curves"]
 
 
@@ -48,11 +50,8 @@ def sort_grid(grid: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(grid, pd.DataFrame):
         raise TypeError(f"grid must be a DataFrame (WI x DO); got {type(grid).__name__}")
     values = grid.to_numpy(dtype=float)
-    ok = ~np.isnan(values)
-    filled = np.where(ok, values, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        row_mean = filled.sum(axis=1) / ok.sum(axis=1)
-        col_mean = filled.sum(axis=0) / ok.sum(axis=0)
+    row_mean = nan_means(values, axis=1)
+    col_mean = nan_means(values, axis=0)
     rows = np.argsort(np.where(np.isnan(row_mean), np.inf, -row_mean), kind="stable")
     cols = np.argsort(np.nan_to_num(col_mean, nan=-np.inf), kind="stable")
     return grid.iloc[rows, cols]

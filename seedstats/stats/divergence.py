@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.stats._common import task_order
+
 __all__ = ["failure_threshold", "failure_rates", "early_detection"]
 
 
@@ -49,24 +51,6 @@ def failure_threshold(task, *, metric=None, baseline=None):
             float(baseline)):
         raise ValueError(f"baseline: expected a finite number; got {baseline!r}")
     return 0.0 if metric == "mcc" else float(baseline)
-
-
-def _tasks(trials, tasks):
-    from seedstats.data import schema
-    from seedstats.errors import DataError
-
-    if not hasattr(trials, "columns") or "diverged" not in trials.columns:
-        raise TypeError("trials: expected the trials table (a DataFrame with a 'diverged' "
-                        f"column); got {type(trials).__name__}")
-    present = set(map(str, trials["task"].unique()))
-    if tasks is None:
-        order = [t for t in schema.TASKS if t in present]
-        return order + sorted(present - set(order))
-    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-    missing = [t for t in tasks if t not in present]
-    if missing:
-        raise DataError(f"tasks: {missing} not in the data; tasks present: {sorted(present)}")
-    return tasks
 
 
 def failure_rates(trials, tasks=None):
@@ -107,7 +91,7 @@ def failure_rates(trials, tasks=None):
     from seedstats.data import schema
 
     rows = []
-    for task in _tasks(trials, tasks):
+    for task in task_order(trials, tasks):
         t = trials[trials["task"] == task]
         verdict = t["diverged"].astype("boolean")
         known = verdict.notna()
@@ -184,7 +168,7 @@ def early_detection(trials, evals, task, *, steps="schedule", rule="at", baselin
 
     if rule not in ("at", "best"):
         raise ValueError(f"rule: expected 'at' or 'best'; got {rule!r}")
-    _tasks(trials, [task])
+    task_order(trials, [task])
     t = trials[trials["task"] == task]
     if metric is None:
         metric = str(t["metric"].dropna().iloc[0]) if t["metric"].notna().any() else None

@@ -44,13 +44,13 @@ import operator
 
 import numpy as np
 
+from seedstats.stats._common import BLOCK_ELEMENTS, as_generator
+
 __all__ = ["expected_max", "expected_max_curve"]
 
 # F_n(k) below exp(_LOG_TINY) (about 1.1e-20) is treated as zero; see the module docstring.
 _LOG_TINY = -46.0
 _TINY = float(np.exp(_LOG_TINY))
-# Elements per temporary block (2**20 doubles = 8 MiB): bounds memory for any N.
-_BLOCK_ELEMENTS = 1 << 20
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,21 +173,6 @@ def _check_n_grid(n, size: int, replace: bool) -> np.ndarray:
         raise ValueError(f"n must fit in a 64-bit integer; got max(n)={max(values)}") from None
 
 
-def _make_generator(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (numbers.Integral, np.integer)):
-        raise TypeError(
-            "rng must be None, a non-negative integer seed or a numpy.random.Generator "
-            f"(legacy RandomState and the global NumPy state are not used); got {rng!r}"
-        )
-    if rng < 0:
-        raise ValueError(f"rng must be a non-negative integer seed; got {rng}")
-    return np.random.default_rng(int(rng))
-
-
 # ----------------------------------------------------------------------------------------------
 # core: blocks of F_n(k) = P(best of n <= k-th order statistic)
 # ----------------------------------------------------------------------------------------------
@@ -225,7 +210,7 @@ def _cdf_blocks(size: int, ns: np.ndarray, replace: bool, growth: float = 0.25):
         # Rows share the first row's start column, so n may grow by at most a factor
         # (1 + growth) per block: with growth=0.25 the work stays within ~10% of the exact
         # (ragged) truncated area; larger growth gives fewer, larger blocks.
-        rows = max(1, min(_BLOCK_ELEMENTS // width, int(np.ceil(growth * ns[lo]))))
+        rows = max(1, min(BLOCK_ELEMENTS // width, int(np.ceil(growth * ns[lo]))))
         hi = min(ns.size, lo + rows)
         block = ns[lo:hi, None]
         if replace:
@@ -313,7 +298,7 @@ def _resample_indices(gen: np.random.Generator, size: int, n_boot: int) -> np.nd
         np.uint32 if size <= np.iinfo(np.uint32).max else np.int64
     )
     out = np.empty((n_boot, size), dtype=dtype)
-    rows = max(1, _BLOCK_ELEMENTS // size)
+    rows = max(1, BLOCK_ELEMENTS // size)
     base = np.arange(size, dtype=dtype)
     for lo in range(0, n_boot, rows):
         hi = min(n_boot, lo + rows)
@@ -340,7 +325,7 @@ def _bootstrap_estimates(x: np.ndarray, ns: np.ndarray, replace: bool, idx: np.n
         for lo, hi, start, F in _cdf_blocks(size, ns, replace, growth=1.0)
     ]
     first = min(start for _, _, start, _ in blocks)
-    rows = max(1, 4 * _BLOCK_ELEMENTS // size)
+    rows = max(1, 4 * BLOCK_ELEMENTS // size)
     for b_lo in range(0, n_boot, rows):
         b_hi = min(n_boot, b_lo + rows)
         S = x[idx[b_lo:b_hi, first:]]
@@ -532,7 +517,7 @@ def expected_max_curve(
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0 (0 skips the bootstrap); got {n_boot}")
     n_boot = int(n_boot)
-    gen = _make_generator(rng)
+    gen = as_generator(rng)
 
     x = _as_sorted_scores(scores)
     requested = _check_n_grid(n, x.size, replace)

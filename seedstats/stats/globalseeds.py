@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["wi_ranks", "global_seeds"]
+from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, nan_means, task_order
 
-_BLOCK_ELEMENTS = 1 << 20
+__all__ = ["wi_ranks", "global_seeds"]
 
 
 def _wi_means(trials, task):
@@ -25,15 +25,7 @@ def _wi_means(trials, task):
     Y = g.to_numpy(dtype=np.float64, na_value=np.nan)
     ok = ~np.isnan(Y)
     n = ok.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, Y, 0.0).sum(axis=1) / n
-    return g.index.to_numpy(), mean, n, (~ok).sum(axis=1)
-
-
-def _task_list(trials, tasks):
-    from seedstats.stats.divergence import _tasks
-
-    return _tasks(trials, tasks)
+    return g.index.to_numpy(), nan_means(Y, axis=1), n, (~ok).sum(axis=1)
 
 
 def wi_ranks(trials, tasks=None):
@@ -72,7 +64,7 @@ def wi_ranks(trials, tasks=None):
     from scipy import stats
 
     parts = []
-    for task in _task_list(trials, tasks):
+    for task in task_order(trials, tasks):
         seeds, mean, n, miss = _wi_means(trials, task)
         ok = ~np.isnan(mean)
         rank = np.full(mean.size, np.nan)
@@ -141,11 +133,11 @@ def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
     from scipy import stats
 
     from seedstats.errors import DataError
-    from seedstats.stats.seeds import _check_int, _generator
+    from seedstats.stats.seeds import _check_int
 
     n_perm = _check_int("n_perm", n_perm, 1)
-    gen = _generator(rng)
-    tasks = _task_list(trials, tasks)
+    gen = as_generator(rng)
+    tasks = task_order(trials, tasks)
     if len(tasks) < 2:
         raise DataError(f"tasks: the cross-task test needs at least two tasks with a WI x DO "
                         f"grid; got {tasks}")
@@ -164,7 +156,7 @@ def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
     tol = 1e-9
     # permutation distribution of the best (smallest) mean rank
     mins = np.empty(n_perm)
-    block = max(1, _BLOCK_ELEMENTS // (T * K))
+    block = max(1, BLOCK_ELEMENTS // (T * K))
     done = 0
     while done < n_perm:
         b = min(block, n_perm - done)

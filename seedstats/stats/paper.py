@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.stats._common import as_generator, task_order
+
 __all__ = [
     "SOURCE",
     "PAPER_TASKS",
@@ -70,12 +72,6 @@ TABLE4 = {
 GLOBAL_SEED_CLAIM = {"wi_seed": 12, "rank": {"cola": 1, "rte": 1, "mrpc": 2, "sst": 3}}
 
 
-def _task_order(trials, tasks=None):
-    from seedstats.stats.divergence import _tasks
-
-    return _tasks(trials, tasks)
-
-
 def table1(trials, tasks=None):
     """Table 1 of Dodge et al. (2020): the best validation score found, beside published rows.
 
@@ -113,7 +109,7 @@ def table1(trials, tasks=None):
     """
     import pandas as pd
 
-    tasks = _task_order(trials, tasks)
+    tasks = task_order(trials, tasks)
     cols = list(dict.fromkeys([*PAPER_TASKS, *tasks]))
     rows = [{"row": name, "source": "paper", **{t: vals.get(t, np.nan) for t in cols},
              "n_trials": 0} for name, vals in TABLE1.items()]
@@ -176,7 +172,7 @@ def table2(trials, tasks=None):
     from seedstats.data import schema
 
     rows = []
-    for t in _task_order(trials, tasks):
+    for t in task_order(trials, tasks):
         tt = trials[trials["task"] == t]
         info, pub = schema.TASKS.get(t), TABLE2.get(t, {})
         rows.append({
@@ -231,7 +227,7 @@ def table3(trials, tasks=None, *, ddof=1):
     from seedstats.stats.seeds import seed_sd_summary
 
     parts = []
-    for t in _task_order(trials, tasks):
+    for t in task_order(trials, tasks):
         s = seed_sd_summary(score_grid(trials, t), ddof=ddof)
         s.insert(0, "task", t)
         s = s.rename(columns={"sd": "ours"})
@@ -280,11 +276,11 @@ def table4(trials, tasks=None, *, n_perm=10_000, rng=0):
     import pandas as pd
 
     from seedstats.data.tables import score_grid
-    from seedstats.stats.seeds import _generator, best_worst_anova, seed_permutation_test
+    from seedstats.stats.seeds import best_worst_anova, seed_permutation_test
 
-    gen = _generator(rng)
+    gen = as_generator(rng)
     rows = []
-    for t in _task_order(trials, tasks):
+    for t in task_order(trials, tasks):
         grid = score_grid(trials, t)
         for factor in ("wi", "do"):
             a = best_worst_anova(grid, factor).iloc[0]

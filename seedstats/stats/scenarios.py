@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.stats._common import as_generator, task_order
+
 __all__ = ["SCENARIOS", "scenario_evaluations", "scenario_scores", "expected_max_scenarios"]
 
 #: The evaluation scenarios of Figure 1, most evaluations first.
@@ -298,17 +300,14 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
     import pandas as pd
 
     from seedstats.errors import DataError
-    from seedstats.stats.divergence import _tasks
     from seedstats.stats.expected_max import expected_max_curve
 
     sc = _check_scenarios(scenarios)
     gen = None
     if n_boot:
-        from seedstats.stats.seeds import _generator
-
-        gen = _generator(rng)
+        gen = as_generator(rng)
     parts = []
-    for task in _tasks(trials, tasks):
+    for task in task_order(trials, tasks):
         scores = scenario_scores(trials, evals, task, scenarios=sc, metric=metric)
         for s in sc:
             x = scores.loc[scores["scenario"] == s, "score"].to_numpy(dtype=np.float64)

@@ -24,6 +24,8 @@ import warnings
 
 import numpy as np
 
+from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, nan_means
+
 __all__ = [
     "FACTORS",
     "per_seed_sd",
@@ -36,28 +38,10 @@ __all__ = [
 #: The two seed factors of the grid: weight initialization (rows) and data order (columns).
 FACTORS = ("wi", "do")
 
-# Elements per block of permuted grids (8 MiB of float64): bounds memory for any grid size and
-# makes the random stream depend only on the grid shape, the seed and ``n_perm``.
-_BLOCK_ELEMENTS = 1 << 20
-
 
 # ---------------------------------------------------------------------------------------------
 # validation helpers (shared with the other modules of seedstats.stats)
 # ---------------------------------------------------------------------------------------------
-
-
-def _generator(rng) -> np.random.Generator:
-    """``None`` (fresh OS entropy), a non-negative int seed, or a Generator; never global state."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (numbers.Integral, np.integer)):
-        raise TypeError("rng: expected None, a non-negative integer seed or a "
-                        f"numpy.random.Generator; got {rng!r} ({type(rng).__name__})")
-    if rng < 0:
-        raise ValueError(f"rng: expected a non-negative integer seed; got {rng}")
-    return np.random.default_rng(int(rng))
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -437,17 +421,6 @@ def variance_components(grid, *, level=0.95):
 # ---------------------------------------------------------------------------------------------
 
 
-def _row_means(M, has_nan=True):
-    """NaN-aware row means of (..., I, J); NaN where a row has no score."""
-    if not has_nan:
-        return M.mean(axis=-1)
-    ok = ~np.isnan(M)
-    n = ok.sum(axis=-1)
-    s = np.where(ok, M, 0.0).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return s / n
-
-
 def best_worst_anova(grid, factor="wi"):
     """Table 4 of Dodge et al. (2020): one-way ANOVA between the best and the worst seed.
 
@@ -495,7 +468,7 @@ def best_worst_anova(grid, factor="wi"):
     factor = _check_factor(factor)
     Y, wi, do = _grid_array(grid)
     M, labels, _ = _orient(Y, wi, do, factor)
-    means = _row_means(M)
+    means = nan_means(M)
     if np.isnan(means).all():
         raise ValueError("grid: every score is missing (NaN)")
     b, w = int(np.nanargmax(means)), int(np.nanargmin(means))
@@ -587,21 +560,21 @@ def seed_permutation_test(grid, factor="wi", *, n_perm=10_000, rng=None):
 
     factor = _check_factor(factor)
     n_perm = _check_int("n_perm", n_perm, 1)
-    gen = _generator(rng)
+    gen = as_generator(rng)
     Y, wi, do = _grid_array(grid)
     M, labels, _ = _orient(Y, wi, do, factor)
     has_nan = bool(np.isnan(M).any())
-    obs_var, obs_range = (float(v) for v in _spread(_row_means(M, has_nan)))
+    obs_var, obs_range = (float(v) for v in _spread(nan_means(M, has_nan=has_nan)))
     I, J = M.shape
     tol_var = 1e-9 * max(abs(obs_var), np.finfo(float).tiny)
     tol_range = 1e-9 * max(abs(obs_range), np.finfo(float).tiny)
     ge_var = ge_range = 0
-    block = max(1, _BLOCK_ELEMENTS // (I * J))
+    block = max(1, BLOCK_ELEMENTS // (I * J))
     done = 0
     while done < n_perm:
         b = min(block, n_perm - done)
         P = gen.permuted(np.broadcast_to(M, (b, I, J)), axis=1)
-        v, r = _spread(_row_means(P, has_nan))
+        v, r = _spread(nan_means(P, has_nan=has_nan))
         ge_var += int((v >= obs_var - tol_var).sum())
         ge_range += int((r >= obs_range - tol_range).sum())
         done += b

@@ -82,9 +82,10 @@ def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
     from seedstats.data.tables import score_grid
     from seedstats.errors import DataError
     from seedstats.stats import divergence, globalseeds, paper, seeds
+    from seedstats.stats._common import task_order
 
     trials, evals = ds.trials, ds.evals
-    tasks = divergence._tasks(trials, None)
+    tasks = task_order(trials)
     grid_tasks, grid_notes = _grid_tasks(trials, tasks)
     out, notes = {}, {name: [] for name in TABLES}
     out["table1"] = paper.table1(trials, tasks)
