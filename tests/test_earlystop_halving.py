@@ -13,7 +13,7 @@ import pytest
 
 from seedstats.earlystop import (expected_best_all_p, halving_search, hyperband,
                                  successive_halving)
-from seedstats.earlystop.halving import halving_schedule
+from seedstats.earlystop.halving import error_reduction, halving_schedule
 
 
 def pool(n=50, K=12, seed=0):
@@ -123,3 +123,42 @@ def test_halving_search_cache(tmp_path, monkeypatch):
     assert cand2.equals(cand) and best2.equals(best)
     with pytest.raises(AssertionError, match="recomputed"):
         halving_search(c, 2, **dict(kw, samples=301))
+
+
+# --- relative error reduction and its band --------------------------------------------------
+
+
+def test_error_reduction_propagates_both_standard_errors_by_hand():
+    # s = 0.8, b = 0.6: r = 0.2 / 0.4 = 0.5; dr/ds = 1 / 0.4 = 2.5, dr/db = -0.2 / 0.16 = -1.25
+    r, se = error_reduction(0.8, 0.6, 0.012, 0.01)
+    assert r == pytest.approx(0.5, abs=1e-12)
+    assert se == pytest.approx(math.sqrt(0.030 ** 2 + 0.0125 ** 2), abs=1e-12)
+    assert se == pytest.approx(0.0325, abs=1e-12)
+    # each term alone
+    assert error_reduction(0.8, 0.6, 0.012, 0.0)[1] == pytest.approx(0.030, abs=1e-12)
+    assert error_reduction(0.8, 0.6, 0.0, 0.01)[1] == pytest.approx(0.0125, abs=1e-12)
+    # a covariance enters as 2 * dr/ds * dr/db * cov: 2 * 2.5 * -1.25 * 6e-5 = -3.75e-4
+    _, se_c = error_reduction(0.8, 0.6, 0.012, 0.01, cov=6e-5)
+    assert se_c == pytest.approx(math.sqrt(0.00105625 - 0.000375), abs=1e-12)
+
+
+def test_error_reduction_vectorized_and_edge_cases():
+    r, se = error_reduction([0.8, 0.7, 0.9], [0.6, 1.0, 0.9], [0.012, 0.01, 0.02],
+                            [0.01, 0.01, 0.02], cov=[0.0, 0.0, 0.02 ** 2])
+    np.testing.assert_allclose(r[[0, 2]], [0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(se[[0, 2]], [0.0325, 0.0], atol=1e-9)  # same estimate: 0
+    assert np.isnan(r[1]) and np.isnan(se[1])  # baseline 1: no error left to reduce
+    with pytest.raises(ValueError, match="baseline_se"):
+        error_reduction(0.8, 0.6, 0.01, -0.01)
+    with pytest.raises(ValueError, match="cov"):
+        error_reduction(0.8, 0.6, 0.01, 0.01, cov=2e-4)
+
+
+def test_error_reduction_se_matches_the_spread_of_simulated_estimates():
+    # s and b from independent draws: the delta-method SE matches the SD of r over replicates
+    rng = np.random.default_rng(0)
+    s = 0.8 + 0.01 * rng.standard_normal(200_000)
+    b = 0.6 + 0.02 * rng.standard_normal(200_000)
+    r = (s - b) / (1 - b)
+    _, se = error_reduction(0.8, 0.6, 0.01, 0.02)
+    assert r.std() == pytest.approx(se, rel=0.03)

@@ -359,6 +359,44 @@ def test_halving_compares_with_the_papers_rule(ds, built, es_cache):
     np.testing.assert_allclose(halving_line.get_ydata(), expect, rtol=1e-9, atol=1e-12)
 
 
+def test_halving_band_carries_both_monte_carlo_errors(ds, built, es_cache):
+    from seedstats.earlystop import as_curves, halving_search
+
+    ax = panel(built["halving"], "RTE")
+    paper_band, halving_band = ax.collections[:2]
+    best = best_per_budget(ds, "rte").set_index("budget")
+    _, hb = halving_search(as_curves(ds, "rte"), 4, **SMALL_HALVING)
+    b = best.loc[hb["budget"]]
+    s, base = hb["expected"].to_numpy(), b["baseline"].to_numpy()
+    # written out: independent draws, var r = (se_s / (1-b))^2 + ((1-s) / (1-b)^2 * se_b)^2
+    se = np.sqrt((hb["se"].to_numpy() / (1 - base)) ** 2
+                 + ((1 - s) / (1 - base) ** 2 * b["baseline_se"].to_numpy()) ** 2)
+    assert (b["baseline_se"] > 0).all()  # Monte Carlo baseline: its error is in the band
+    r = (s - base) / (1 - base)
+
+    def band_at(coll, x):
+        ys = [y for xx, y in coll.get_paths()[0].vertices if abs(xx - x) < 1e-9]
+        return min(ys), max(ys)
+
+    for x, lo, hi in zip(hb["budget"], 100 * (r - 2 * se), 100 * (r + 2 * se)):
+        np.testing.assert_allclose(band_at(halving_band, x), (lo, hi), rtol=1e-9, atol=1e-9)
+    # the paper's rule: Figure 7's band, which already propagates the baseline's error the
+    # same way (its best starts more trials than the baseline: independent draws)
+    from seedstats.earlystop.halving import error_reduction
+
+    er, er_se = best["error_reduction"], best["error_reduction_se"]
+    stops = best["p"] < best["t"]  # the others are the baseline itself: r = 0, se = 0
+    assert stops.any()
+    assert (best.loc[stops, "t"] > best.index[stops]).all()
+    np.testing.assert_allclose(er_se[stops], error_reduction(
+        best["expected"], best["baseline"], best["se"], best["baseline_se"])[1][stops],
+        rtol=1e-12)
+    for x in best.index:
+        np.testing.assert_allclose(band_at(paper_band, x),
+                                   (100 * (er[x] - 2 * er_se[x]), 100 * (er[x] + 2 * er_se[x])),
+                                   rtol=1e-9, atol=1e-9)
+
+
 # --- Figure 8 -------------------------------------------------------------------------------
 
 

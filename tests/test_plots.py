@@ -114,8 +114,34 @@ def test_plot_seed_heatmap_draws_the_grid_in_the_given_order():
 
 
 def test_plot_seed_heatmap_rejects_a_vector():
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="^data must be a 2-D"):
         plot_seed_heatmap(np.arange(3.0), ax=new_ax())
+
+
+def test_every_plot_function_shares_one_signature():
+    # STYLE habit 2: plot_x(data, *, ax=None, ..., **kwargs) -> Axes
+    import inspect
+
+    import seedstats.plots
+
+    for name in seedstats.plots.__all__:
+        params = inspect.signature(getattr(seedstats.plots, name)).parameters
+        first = next(iter(params.values()))
+        assert first.name == "data", name
+        assert first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+        assert params["ax"].kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert params["ax"].default is None, name
+        assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), name
+
+
+def test_matrix_plots_take_data_by_keyword():
+    grid = pd.DataFrame([[0.9, 0.8], [0.6, 0.5]], index=[12, 3], columns=[7, 1])
+    ax = plot_seed_heatmap(data=grid, ax=new_ax(), colorbar=False)
+    np.testing.assert_array_equal(ax.images[0].get_array(), grid.to_numpy())
+    m = np.array([[1.0, 0.3], [0.3, 1.0]])
+    for func in (plot_matrix, plot_checkpoint_correlation):
+        ax = func(data=m, ax=new_ax(), colorbar=False)
+        np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(2, 2), m)
 
 
 def test_plot_matrix_cell_edges_follow_uneven_positions():
@@ -130,7 +156,7 @@ def test_plot_matrix_cell_edges_follow_uneven_positions():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"positions": [0.0, 1.0]}, "one entry per row"),
+    ({"positions": [0.0, 1.0]}, "one entry per row of data"),
     ({"positions": [1.0, 0.5, 2.0]}, "strictly increasing"),
 ])
 def test_plot_matrix_validates_positions(kwargs, match):
@@ -139,8 +165,10 @@ def test_plot_matrix_validates_positions(kwargs, match):
 
 
 def test_plot_matrix_needs_a_square():
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match="^data must be a square matrix"):
         plot_matrix(np.ones((2, 3)), ax=new_ax())
+    with pytest.raises(ValueError, match="^data must be a 2-D"):
+        plot_checkpoint_correlation(np.ones(3), ax=new_ax())
 
 
 def test_plot_checkpoint_correlation_labels_and_method():

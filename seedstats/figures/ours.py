@@ -180,14 +180,16 @@ def _halving_best(ds, task, max_budget):
     "and for multi-rung successive halving (the best geometric bracket per budget with "
     f"eta in {HALVING['etas']} and first rung after {HALVING['min_ks']} of 30 evaluations; "
     f"{HALVING['samples']:,} samples per bracket), with the same budget accounting. Shaded: "
-    "plus and minus two Monte Carlo standard errors. Both curves are maxima over many noisy "
-    "candidates, so both are slightly optimistic (winner's curse), halving more so with fewer "
-    "samples.",
+    "plus and minus two Monte Carlo standard errors of the reduction, propagating the errors "
+    "of both the strategy's and the baseline's estimate (delta method; the two come from "
+    "independent draws). Both curves are maxima over many noisy candidates, so both are "
+    "slightly optimistic (winner's curse), halving more so with fewer samples.",
     needs=ES_CURVES)
 def halving_figure(ds):
     """Ours: relative error reduction of successive halving and of the paper's rule."""
     import pandas as pd
 
+    from seedstats.earlystop.halving import error_reduction
     from seedstats.figures.paper import EARLYSTOP, _budget_search, _search_all
     from seedstats.plots.earlystop import plot_error_reduction
 
@@ -196,14 +198,18 @@ def halving_figure(ds):
     def compute(task):
         best = _budget_search(ds, task, found)
         hb = _halving_best(ds, task, EARLYSTOP["max_budget"]).set_index("budget")
-        base = best.set_index("budget")["baseline"]
+        base = best.set_index("budget")
         hb = hb.loc[hb.index.intersection(base.index)]
-        err = 1.0 - base.loc[hb.index]
-        # Figure 7's quantity for both strategies: (score - baseline) / (1 - baseline).
+        # Figure 7's quantity for both strategies: (score - baseline) / (1 - baseline), with
+        # both Monte Carlo errors propagated. The brackets' draws are independent of the
+        # baseline's (their own streams), so the covariance is 0; the paper's rule already has
+        # the same propagation in ``error_reduction_se`` (its best starts more trials than the
+        # baseline: independent draws too).
+        reduction, se = error_reduction(hb["expected"], base.loc[hb.index, "baseline"],
+                                        hb["se"], base.loc[hb.index, "baseline_se"])
         halving = pd.DataFrame({"budget": hb.index,
-                                "reduction": ((hb["expected"] - base.loc[hb.index]) / err)
-                                .to_numpy(),
-                                "half": (2 * hb["se"] / err).to_numpy(),
+                                "reduction": np.asarray(reduction, dtype=float),
+                                "half": 2 * np.asarray(se, dtype=float),
                                 "strategy": _STRATEGY["halving"]})
         paper = pd.DataFrame({"budget": best["budget"],
                               "reduction": best["error_reduction"].to_numpy(float),

@@ -12,14 +12,17 @@ __all__ = ["plot_checkpoint_correlation"]
 _LABELS = {"spearman": "Spearman rank correlation", "pearson": "Pearson correlation"}
 
 
-def plot_checkpoint_correlation(corr, *, ax=None, epochs=None, method="spearman",
+def plot_checkpoint_correlation(data, *, ax=None, epochs=None, method="spearman",
                                 cmap="viridis", vmin=None, vmax=1.0, colorbar=True, **kwargs):
     """Correlation across trials between the best score after i and after j evaluations.
 
     Parameters
     ----------
-    corr : DataFrame or 2-D array, shape (k, k)
-        Symmetric correlation matrix over k evaluation points.
+    data : DataFrame or 2-D array, shape (k, k)
+        Symmetric correlation matrix over k evaluation points, row/column ``i`` =
+        evaluation ``i`` in increasing order, e.g. the ``r`` column of
+        :func:`seedstats.stats.checkpoints.checkpoint_correlations` pivoted to
+        ``index="i", columns="j"`` (labels of a DataFrame are not used).
     ax : matplotlib Axes, optional
     epochs : 1-D array of float, shape (k,), optional
         Epoch of each evaluation point (both axes read in epochs, as in the paper).
@@ -34,7 +37,7 @@ def plot_checkpoint_correlation(corr, *, ax=None, epochs=None, method="spearman"
     Returns
     -------
     matplotlib Axes
-        Its ``QuadMesh`` (``ax.collections[0]``) holds ``corr`` (``get_array()``); both
+        Its ``QuadMesh`` (``ax.collections[0]``) holds ``data`` (``get_array()``); both
         axes are labeled "epoch".
 
     Examples
@@ -49,6 +52,6 @@ def plot_checkpoint_correlation(corr, *, ax=None, epochs=None, method="spearman"
     """
     if method not in _LABELS:
         raise ValueError(f"method must be one of {sorted(_LABELS)}; got {method!r}")
-    return plot_matrix(corr, ax=ax, positions=epochs, cmap=cmap, vmin=vmin, vmax=vmax,
+    return plot_matrix(data, ax=ax, positions=epochs, cmap=cmap, vmin=vmin, vmax=vmax,
                        colorbar=colorbar, cbar_label=_LABELS[method], axis_label="epoch",
                        **kwargs)

@@ -25,22 +25,25 @@ def _as_frame(data, param="data"):
     return pd.DataFrame(arr)
 
 
-def plot_seed_heatmap(grid, *, ax=None, cmap="viridis", vmin=None, vmax=None, colorbar=True,
+def plot_seed_heatmap(data, *, ax=None, cmap="viridis", vmin=None, vmax=None, colorbar=True,
                       cbar_label="validation score", ticklabels=True, **kwargs):
     """The WI x DO grid of final scores, one coloured cell per trial (Figure 2).
 
-    Rows are drawn top to bottom and columns left to right in the order of ``grid``:
+    Rows are drawn top to bottom and columns left to right in the order of ``data``:
     sort them first (the paper puts the best WI on top and the best DO on the right).
 
     Parameters
     ----------
-    grid : DataFrame, shape (n_wi, n_do)
-        Index: WI seeds (rows, top first); columns: DO seeds; cells: scores
-        (NaN for a missing trial, drawn blank).
+    data : DataFrame, shape (n_wi, n_do)
+        The WI x DO grid: index = WI seeds (rows, top first), columns = DO seeds
+        (left to right), cells = scores (NaN for a missing trial, drawn blank), as
+        returned by :meth:`seedstats.Dataset.grid` and ordered, e.g., by
+        :func:`seedstats.figures.prep.sort_grid`.
+        A 2-D array is accepted too; its rows and columns are then labeled ``0 .. n-1``.
     ax : matplotlib Axes, optional
     cmap : str or Colormap
     vmin, vmax : float, optional
-        Colour limits (default: the grid's range).
+        Colour limits (default: the range of ``data``).
     colorbar : bool
         Add a colour bar labeled ``cbar_label`` beside the Axes.
     ticklabels : bool
@@ -51,7 +54,7 @@ def plot_seed_heatmap(grid, *, ax=None, cmap="viridis", vmin=None, vmax=None, co
     Returns
     -------
     matplotlib Axes
-        Its one ``AxesImage`` holds ``grid``'s values (``get_array()``), row 0 on top;
+        Its one ``AxesImage`` holds ``data``'s values (``get_array()``), row 0 on top;
         the y tick labels are the WI seeds, the x tick labels the DO seeds.
 
     Examples
@@ -66,7 +69,7 @@ def plot_seed_heatmap(grid, *, ax=None, cmap="viridis", vmin=None, vmax=None, co
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['12', '3']
     """
-    grid = _as_frame(grid, "grid")
+    grid = _as_frame(data, "data")
     ax = get_axes(ax)
     values = grid.to_numpy(dtype=float)
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax,
@@ -94,7 +97,7 @@ def plot_seed_heatmap(grid, *, ax=None, cmap="viridis", vmin=None, vmax=None, co
     return ax
 
 
-def plot_matrix(matrix, *, ax=None, positions=None, cmap="viridis", vmin=None, vmax=None,
+def plot_matrix(data, *, ax=None, positions=None, cmap="viridis", vmin=None, vmax=None,
                 colorbar=True, cbar_label=None, axis_label="epoch", **kwargs):
     """A square matrix over evaluation points, e.g. checkpoint correlations (Figures 5, 9).
 
@@ -105,8 +108,10 @@ def plot_matrix(matrix, *, ax=None, positions=None, cmap="viridis", vmin=None, v
 
     Parameters
     ----------
-    matrix : DataFrame or 2-D array, shape (k, k)
-        Values to draw (NaN drawn blank).
+    data : DataFrame or 2-D array, shape (k, k)
+        Square matrix over k evaluation points, row/column ``i`` = evaluation ``i`` in
+        increasing order (labels of a DataFrame are not used); values to draw, NaN
+        drawn blank.
     ax : matplotlib Axes, optional
     positions : 1-D array of float, shape (k,), optional
         Where each row/column sits on the axis (e.g. the epoch of each evaluation);
@@ -124,7 +129,7 @@ def plot_matrix(matrix, *, ax=None, positions=None, cmap="viridis", vmin=None, v
     Returns
     -------
     matplotlib Axes
-        Its ``QuadMesh`` (``ax.collections[0]``) holds the matrix (``get_array()``, NaN
+        Its ``QuadMesh`` (``ax.collections[0]``) holds ``data`` (``get_array()``, NaN
         masked).
 
     Examples
@@ -139,14 +144,14 @@ def plot_matrix(matrix, *, ax=None, positions=None, cmap="viridis", vmin=None, v
     >>> [float(v) for v in ax.get_xlim()]
     [0.25, 1.25]
     """
-    frame = _as_frame(matrix, "matrix")
+    frame = _as_frame(data, "data")
     values = frame.to_numpy(dtype=float)
     k = values.shape[0]
     if values.shape[1] != k:
-        raise ValueError(f"matrix must be square; got shape {values.shape}")
+        raise ValueError(f"data must be a square matrix; got shape {values.shape}")
     pos = np.arange(k, dtype=float) if positions is None else np.asarray(positions, float)
     if pos.shape != (k,):
-        raise ValueError(f"positions must have one entry per row of matrix ({k}); "
+        raise ValueError(f"positions must have one entry per row of data ({k}); "
                          f"got shape {pos.shape}")
     if k > 1 and not np.all(np.diff(pos) > 0):
         raise ValueError("positions must be strictly increasing")
