@@ -78,8 +78,11 @@ def best_per_budget(assignments, *, pair=None):
         - ``expected``, ``se``: its expected best score and standard error;
         - ``baseline``, ``baseline_se``: expected best of fully training ``x`` trials;
         - ``error_reduction``: ``((1 - baseline) - (1 - expected)) / (1 - baseline)``
-          (Figure 7), ``error_reduction_se`` its delta-method standard error (best and baseline
-          start different numbers of trials, so their estimates are independent);
+          (Figure 7), ``error_reduction_se`` its delta-method standard error, treating the
+          best's and the baseline's estimates as independent (they are under the paper's
+          accounting, where the best starts more trials than the baseline; where they could
+          share draws, under ``accounting="steps"``, the covariance is positive and the SE
+          errs on the wide side);
         - ``runner_up_t``, ``runner_up_p``, ``runner_up_k``, ``runner_up_expected``: the second
           best assignment of the budget;
         - ``gap``, ``gap_se``: best minus runner-up and its standard error;
