@@ -136,3 +136,10 @@ def test_skip_bad_ingests_the_rest_and_lists_the_bad_files(tmp_path, sources):
     assert "total: 2 trials" in res.stdout and "1 files skipped" in res.stdout
     assert f"skipped {src / 'mrpc_wi1_do2.txt'}: {src / 'mrpc_wi1_do2.txt'}:" in res.stdout
     assert len(load(tmp_path / "out").trials) == 2
+
+
+def test_a_nan_baseline_is_one_line_naming_the_option(tmp_path, sources):
+    res = run("ingest", sources / "raw", "--out", tmp_path / "out", "--baseline", "nan")
+    assert one_line_error(res) == ("seedstats ingest: error: option baseline (--baseline): "
+                                   "expected a finite number or None, got nan")
+    assert not (tmp_path / "out").exists()

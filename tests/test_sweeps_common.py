@@ -224,3 +224,80 @@ def test_guarded_turns_low_level_errors_into_one_line(tmp_path):
     assert "expected a JSON file" in str(exc.value) and "\n" not in str(exc.value)
     with pytest.raises(DataError, match="kept"):
         _seeds.guarded(f, "x", lambda: (_ for _ in ()).throw(DataError("kept")))
+
+
+# --- ingest(src, options=...) --------------------------------------------------------------
+
+@pytest.fixture
+def hf_sweep(tmp_path):
+    from test_sweeps_hf import make_run
+
+    for seed in (3, 4):
+        st, _ = make_run(np.random.default_rng(seed))
+        st.save_to_json(tmp_path / "sweep" / f"seed{seed}" / "trainer_state.json")
+    return tmp_path / "sweep"
+
+
+def test_ingest_options_as_a_dict_are_the_ingest_options(hf_sweep):
+    from seedstats.data.ingest import ingest
+
+    a, rep_a = ingest(hf_sweep, options={"task": "rte", "seeds_from": "seed{seed}",
+                                         "baseline": 0.6})
+    b, rep_b = ingest(hf_sweep, options=IngestOptions(task="rte", seeds_from="seed{seed}",
+                                                      baseline=0.6))
+    assert a.trials["trial_id"].tolist() == ["rte-s3", "rte-s4"]
+    for x, y in ((a.trials, b.trials), (a.evals, b.evals), (a.train_loss, b.train_loss)):
+        assert x.equals(y)
+    # the baseline of the dict was used: diverged iff after <= 0.6 (RTE's own is 0.53)
+    np.testing.assert_array_equal(a.trials["diverged"].to_numpy(dtype=bool),
+                                  (a.trials["after"] <= 0.6).to_numpy())
+    assert rep_a.per_task.equals(rep_b.per_task)
+
+
+def test_ingest_unknown_option_names_it_and_the_valid_ones(hf_sweep):
+    from seedstats.data.ingest import ingest
+
+    with pytest.raises(DataError) as err:
+        ingest(hf_sweep, options={"task": "rte", "seed_from": "seed{seed}"})
+    assert str(err.value) == ("options: unknown option(s) 'seed_from' (did you mean "
+                              "seeds_from?); expected some of skip_bad, task, metric, baseline, "
+                              "seeds_from, mapping")
+
+
+@pytest.mark.parametrize("options, message", [
+    ("task=rte", "options: expected seedstats.data.ingest.IngestOptions(...) or a dict of its "
+                 "fields (skip_bad, task, metric, baseline, seeds_from, mapping), got str"),
+    ({"skip_bad": "yes"}, "option skip_bad (--skip-bad): expected True or False, got 'yes'"),
+    ({"baseline": "0.5"}, "option baseline (--baseline): expected a finite number or None, "
+                          "got '0.5'"),
+    (IngestOptions(baseline=float("nan")), "option baseline (--baseline): expected a finite "
+                                           "number or None, got nan"),
+    ({"mapping": "run=trial"}, "option mapping (--map): expected a dict of KEY -> COLUMN "
+                               "strings, e.g. {'run': 'trial'}, got 'run=trial'"),
+    (IngestOptions(seeds_from=3), "option seeds_from (--seeds-from): expected a string or "
+                                  "None, got 3"),
+])
+def test_ingest_options_of_the_wrong_type_are_one_clear_error(hf_sweep, options, message):
+    from seedstats.data.ingest import ingest
+    from seedstats.errors import SeedstatsError
+
+    with pytest.raises(SeedstatsError) as err:
+        ingest(hf_sweep, options=options)
+    assert str(err.value) == message
+    assert isinstance(err.value, (TypeError, ValueError))
+
+
+def test_ingest_src_and_format_of_the_wrong_type(hf_sweep):
+    from seedstats.data.ingest import ingest
+    from seedstats.errors import SeedstatsError
+
+    with pytest.raises(SeedstatsError, match=r"^src: expected a path \(str or pathlib.Path\), "
+                                             r"got NoneType$") as err:
+        ingest(None)
+    assert isinstance(err.value, TypeError)
+    with pytest.raises(SeedstatsError, match=r"^format: expected 'auto' or one of release, "
+                                             r"rawlog, .*, got None$"):
+        ingest(hf_sweep, format=None)
+    with pytest.raises(DataError, match=r"^--format: expected auto or one of release, rawlog, "
+                                        r"jsonl, hf, .*, got 'HF'$"):
+        ingest(hf_sweep, format="HF")

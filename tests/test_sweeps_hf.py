@@ -293,3 +293,63 @@ def test_non_finite_step_is_a_parse_error(tmp_path):
     (run / "trainer_state.json").write_text('{"log_history": [{"step": NaN, "loss": 0.5}]}')
     with pytest.raises(ParseError, match=r"log_history\[0\]: expected an integer 'step'"):
         ingest(tmp_path / "sweep", options=IngestOptions(task="rte", seeds_from="seed{seed}"))
+
+
+def _write(tmp_path, name, state):
+    f = tmp_path / "sweep" / name / "trainer_state.json"
+    state.save_to_json(f)
+    return f
+
+
+def test_fractional_step_is_a_parse_error_naming_file_and_entry(tmp_path):
+    st, _ = make_run(np.random.default_rng(6))
+    k = next(i for i, e in enumerate(st.log_history) if e["step"] == 15)
+    st.log_history[k]["step"] = 15.5  # was truncated to 15 before
+    f = _write(tmp_path, "seed1", st)
+    opts = IngestOptions(task="rte", seeds_from="seed{seed}")
+    with pytest.raises(ParseError) as err:
+        ingest(tmp_path / "sweep", options=opts)
+    assert str(err.value) == (f"{f}: log_history[{k}]: expected an integer 'step', got 15.5")
+    for bad in ("15", None, True):  # a string, a missing step, a bool: same error
+        st.log_history[k]["step"] = bad
+        _write(tmp_path, "seed1", st)
+        with pytest.raises(ParseError, match=rf"log_history\[{k}\]: expected an integer "
+                                             rf"'step', got {bad!r}"):
+            ingest(tmp_path / "sweep", options=opts)
+
+
+def test_whole_float_steps_read_as_the_integer_steps(tmp_path):
+    st, truth = make_run(np.random.default_rng(7))
+    for e in st.log_history:
+        e["step"] = float(e["step"])  # 15.0: a whole number, not malformed
+    st.global_step = float(st.global_step)
+    _write(tmp_path, "seed1", st)
+    ds, _ = ingest(tmp_path / "sweep", options=IngestOptions(task="rte",
+                                                             seeds_from="seed{seed}"))
+    check_trial(ds, "rte-s1", truth)
+    assert ds.trials["n_steps"].tolist() == [30]
+
+
+def test_fractional_global_step_is_a_parse_error(tmp_path):
+    st, _ = make_run(np.random.default_rng(8))
+    st.global_step = 29.5
+    f = _write(tmp_path, "seed1", st)
+    with pytest.raises(ParseError) as err:
+        ingest(tmp_path / "sweep", options=IngestOptions(task="rte", seeds_from="seed{seed}"))
+    assert str(err.value) == f"{f}: expected an integer 'global_step', got 29.5"
+
+
+def test_skip_bad_skips_the_run_with_a_fractional_step_and_reads_the_rest(tmp_path):
+    rng = np.random.default_rng(9)
+    good, truth = make_run(rng)
+    bad, _ = make_run(rng)
+    k = next(i for i, e in enumerate(bad.log_history) if e["step"] == 20)
+    bad.log_history[k]["step"] = 20.25
+    _write(tmp_path, "seed1", good)
+    f = _write(tmp_path, "seed2", bad)
+    ds, rep = ingest(tmp_path / "sweep", options=IngestOptions(
+        task="rte", seeds_from="seed{seed}", skip_bad=True))
+    assert ds.trials["trial_id"].tolist() == ["rte-s1"]
+    check_trial(ds, "rte-s1", truth)
+    assert rep.skipped == [(str(f.parent), f"{f}: log_history[{k}]: expected an integer "
+                            "'step', got 20.25")]

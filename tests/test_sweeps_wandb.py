@@ -173,3 +173,93 @@ def test_rows_without_a_step_are_reported_not_dropped_silently(tmp_path):
     assert acc["value"].tolist() == [0.6]
     assert any("2 rows without a 'train/global_step' value were not read" in n
                and "eval/accuracy" in n for n in rep.notes), rep.notes
+
+
+def _two_runs(tmp_path, rng, a, b):
+    """One scan_history CSV holding runs wi1_do1 (``a``) and wi2_do1 (``b``) by ``name``."""
+    f = tmp_path / "sweep.csv"
+    pd.concat([a.assign(name="wi1_do1"), b.assign(name="wi2_do1")]).to_csv(f, index=False)
+    return f
+
+
+MAP_OPTS = dict(task="rte", seeds_from="wi{wi}_do{do}", mapping={"run": "name"})
+
+
+def test_many_runs_in_one_file_are_complete_or_not_each_on_its_own(tmp_path):
+    rng = np.random.default_rng(6)
+    done, t_done = history(rng, finished=True)
+    cut, t_cut = history(rng, finished=False)
+    f = _two_runs(tmp_path, rng, done, cut)
+    # the summary beside the file (W&B's wandb-summary.json of the one history file in this
+    # folder) has train_runtime: it must not make the run that stopped at step 20 complete
+    (tmp_path / "wandb-summary.json").write_text(json.dumps({"train_runtime": 61.0}))
+    ds, rep = ingest(f, format="wandb", options=IngestOptions(**MAP_OPTS))
+    t = ds.trials.set_index("trial_id")
+    assert t["complete"].to_dict() == {"rte-wi1-do1": True, "rte-wi2-do1": False}
+    assert t["flags"].to_dict() == {"rte-wi1-do1": "", "rte-wi2-do1": "incomplete"}
+    assert t["n_steps"].to_dict() == {"rte-wi1-do1": 30, "rte-wi2-do1": 20}
+    check(ds, "rte-wi1-do1", t_done)
+    check(ds, "rte-wi2-do1", t_cut, complete=False)
+    assert rep.per_task.loc["rte", "incomplete"] == 1
+    assert any("wandb-summary.json: one summary for the 2 runs" in n and "not used" in n
+               for n in rep.notes), rep.notes
+
+
+def test_a_summary_keyed_by_run_applies_to_that_run_only(tmp_path):
+    rng = np.random.default_rng(7)
+    a, t_a = history(rng, finished=True)
+    b, t_b = history(rng, finished=True)
+    a, b = a.iloc[:-1], b.iloc[:-1]  # neither logged the end-of-training row ...
+    f = _two_runs(tmp_path, rng, a, b)
+    # ... but the summary of wi1_do1 says it finished
+    (tmp_path / "sweep.summary.json").write_text(json.dumps(
+        {"wi1_do1": {"train_runtime": 61.0}, "wi2_do1": {"train/loss": 0.3}}))
+    ds, rep = ingest(f, format="wandb", options=IngestOptions(**MAP_OPTS))
+    t = ds.trials.set_index("trial_id")
+    assert t["complete"].to_dict() == {"rte-wi1-do1": True, "rte-wi2-do1": False}
+    check(ds, "rte-wi1-do1", t_a)
+    assert t.loc["rte-wi2-do1", "flags"] == "incomplete"
+    assert not any("one summary" in n for n in rep.notes)
+
+
+def test_a_run_that_never_logged_train_epoch_is_not_judged_by_its_neighbour(tmp_path):
+    rng = np.random.default_rng(8)
+    trainer, _ = history(rng, finished=False)
+    plain, _ = history(rng, finished=True)
+    plain = plain.drop(columns=["train/epoch"]).iloc[:-1]  # a custom loop: no train/epoch
+    f = _two_runs(tmp_path, rng, plain, trainer)
+    ds, rep = ingest(f, format="wandb", options=IngestOptions(**MAP_OPTS))
+    t = ds.trials.set_index("trial_id")
+    # wi1_do1 is not a Trainer run: taken as complete (noted); wi2_do1 stopped at step 20
+    assert t["complete"].to_dict() == {"rte-wi1-do1": True, "rte-wi2-do1": False}
+    assert t.loc["rte-wi1-do1", "n_steps"] == 30
+    assert any("taken as complete" in n for n in rep.notes)
+
+
+def test_fractional_step_is_a_parse_error_not_truncated(tmp_path):
+    f = tmp_path / "run.csv"
+    f.write_text("_step,train/global_step,eval/accuracy\n0,10,0.5\n1,12.5,0.6\n")
+    (tmp_path / "seedstats.json").write_text('{"seed": 1, "task": "rte"}')
+    with pytest.raises(ParseError) as err:
+        ingest(f, format="wandb")
+    assert str(err.value) == (f"{f}: column 'train/global_step': expected integer steps, "
+                              "got 12.5 (row with _step 1)")
+    # 12.0 is a whole step: read as step 11
+    f.write_text("_step,train/global_step,eval/accuracy\n0,10,0.5\n1,12.0,0.6\n")
+    ds, _ = ingest(f, format="wandb")
+    acc = ds.evals[(ds.evals["metric"] == "accuracy") & (ds.evals["phase"] == "during")]
+    assert acc["step"].tolist() == [9, 11] and acc["value"].tolist() == [0.5, 0.6]
+
+
+def test_skip_bad_skips_only_the_run_with_a_fractional_step(tmp_path):
+    rng = np.random.default_rng(9)
+    good, t_good = history(rng)
+    bad, _ = history(rng)
+    bad["train/global_step"] = bad["train/global_step"].astype(float)
+    bad.loc[bad.index[2], "train/global_step"] = 10.5
+    f = _two_runs(tmp_path, rng, good, bad)
+    ds, rep = ingest(f, format="wandb", options=IngestOptions(**MAP_OPTS, skip_bad=True))
+    assert ds.trials["trial_id"].tolist() == ["rte-wi1-do1"]
+    check(ds, "rte-wi1-do1", t_good)
+    assert [p for p, _ in rep.skipped] == [f"{f}#wi2_do1"]
+    assert "expected integer steps, got 10.5" in rep.skipped[0][1]

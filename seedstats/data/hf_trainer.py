@@ -22,11 +22,14 @@ A run directory is a Trainer ``output_dir``: its top-level ``trainer_state.json`
 - the end-of-training record: ``train_runtime``, ``train_loss``, ``total_flos``, ...
 
 Each entry's ``step`` is the Trainer's ``global_step`` (updates done): seedstats' step is
-``global_step - 1``. Entries repeated after a resume are deduplicated, keeping the last per kind
-and step. Phases, ``after`` and seeds follow :mod:`seedstats.data._seeds`; seeds come from
-``--seeds-from``, a ``seedstats.json`` sidecar or ``trial_params`` (the Trainer does not record
-its seed in this file). The task comes from ``--task``, the sidecar, or ``finetuning_task`` in
-the run's ``config.json`` (the model config ``run_glue.py`` saves).
+``global_step - 1``. A ``step`` (or the state's ``global_step``) that is not a whole number
+(``12`` and ``12.0`` are; ``12.5``, NaN, ``"12"`` are not) is a ParseError naming the file and
+the entry, never truncated; ``--skip-bad`` skips that run. Entries repeated after a resume
+are deduplicated, keeping the last per kind and step. Phases, ``after`` and seeds follow
+:mod:`seedstats.data._seeds`; seeds come from ``--seeds-from``, a ``seedstats.json`` sidecar or
+``trial_params`` (the Trainer does not record its seed in this file). The task comes from
+``--task``, the sidecar, or ``finetuning_task`` in the run's ``config.json`` (the model config
+``run_glue.py`` saves).
 
 A run is complete when its log has the end-of-training record, or its ``global_step`` reached
 ``max_steps``; the number of steps is the state's ``global_step``; updates per epoch are
@@ -86,6 +89,18 @@ def read_state(path: Path) -> dict:
     return state
 
 
+def _integer(value) -> int | None:
+    """``value`` as an int when it is a whole number (``12`` or ``12.0``), else None.
+
+    A fractional step (``12.5``) is not a ``global_step``: it is never truncated.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value)
+
+
 def _series(log_history, path) -> tuple[dict[str, Series], float | None, int | None]:
     """Per-key series of a log history; the order and step of its end-of-training record."""
     cols: dict[str, tuple[list, list, list]] = {}
@@ -94,12 +109,10 @@ def _series(log_history, path) -> tuple[dict[str, Series], float | None, int | N
         if not isinstance(entry, dict):
             raise ParseError(path, None, f"log_history[{i}]: expected an object, got "
                              f"{type(entry).__name__}")
-        step = entry.get("step")
-        if (isinstance(step, bool) or not isinstance(step, (int, float))
-                or not math.isfinite(step)):
+        step = _integer(entry.get("step"))
+        if step is None:
             raise ParseError(path, None, f"log_history[{i}]: expected an integer 'step', "
-                             f"got {step!r}")
-        step = int(step)
+                             f"got {entry.get('step')!r}")
         if END_KEY in entry:
             end_order, end_step = float(i), step
         for k, v in entry.items():
@@ -132,8 +145,10 @@ def read_run(run_dir: Path, state_file: Path, res: Resolver):
     evals = {name: series[k] for k, name in names.items()}
     metric, baseline = res.headline(ident, evals, state_file)
     gstep = state.get("global_step")
+    if gstep is not None and _integer(gstep) is None:
+        raise ParseError(state_file, None, f"expected an integer 'global_step', got {gstep!r}")
     max_steps = state.get("max_steps")
-    n_steps = int(gstep) if isinstance(gstep, (int, float)) and gstep > 0 else end_step
+    n_steps = int(gstep) if gstep is not None and gstep > 0 else end_step
     complete = end_order is not None or (
         isinstance(max_steps, (int, float)) and max_steps > 0 and n_steps is not None
         and n_steps >= max_steps)

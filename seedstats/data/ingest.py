@@ -14,16 +14,21 @@ whose counts equal what was read.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib
+import math
+import numbers
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
 
 import pandas as pd
 
 from seedstats.data.dataset import Dataset
 from seedstats.data.tables import TrialRecord, build_tables
-from seedstats.errors import DataError, ParseError
+from seedstats.errors import DataError, ParseError, SeedstatsError
 
 __all__ = ["FORMATS", "IngestOptions", "ReadResult", "IngestReport", "ingest", "detect_format",
            "report", "parse_error_or_skip", "read_each"]
@@ -153,7 +158,66 @@ def detect_format(src) -> str:
                     f"{', '.join(FORMATS)}")
 
 
-def ingest(src, *, format: str = "auto", options: IngestOptions | None = None
+class _ArgumentTypeError(SeedstatsError, TypeError):
+    """An argument of :func:`ingest` of the wrong type (a user error, and a TypeError)."""
+
+
+_OPTION_TYPES = {"skip_bad": "True or False", "task": "a string or None",
+                 "metric": "a string or None", "baseline": "a finite number or None",
+                 "seeds_from": "a string or None",
+                 "mapping": "a dict of KEY -> COLUMN strings, e.g. {'run': 'trial'}"}
+
+
+def _option_ok(name: str, value) -> bool:
+    if name == "skip_bad":
+        return isinstance(value, bool)
+    if value is None:
+        return True
+    if name == "baseline":
+        return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                and math.isfinite(value))
+    if name == "mapping":
+        return isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in value.items())
+    return isinstance(value, str)
+
+
+def _as_options(options) -> IngestOptions:
+    """``options`` of :func:`ingest` as checked :class:`IngestOptions`.
+
+    ``None`` gives the defaults; a mapping is taken as the keyword arguments of
+    ``IngestOptions`` (an unknown key is an error naming it and the valid ones).
+    """
+    names = [f.name for f in dataclasses.fields(IngestOptions)]
+    if options is None:
+        return IngestOptions()
+    if isinstance(options, Mapping):
+        unknown = [k for k in options if k not in names]
+        if unknown:
+            close = [m for k in unknown if isinstance(k, str)
+                     for m in difflib.get_close_matches(k, names, n=1)]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise DataError(f"options: unknown option(s) {', '.join(map(repr, unknown))}"
+                            f"{hint}; expected some of {', '.join(names)}")
+        values = dict(options)
+    elif isinstance(options, IngestOptions):
+        values = {n: getattr(options, n) for n in names}
+    else:
+        raise _ArgumentTypeError(
+            "options: expected seedstats.data.ingest.IngestOptions(...) or a dict of its "
+            f"fields ({', '.join(names)}), got {type(options).__name__}")
+    for name, value in values.items():
+        if not _option_ok(name, value):
+            flag = "--map" if name == "mapping" else "--" + name.replace("_", "-")
+            raise _ArgumentTypeError(f"option {name} ({flag}): expected {_OPTION_TYPES[name]}, "
+                                     f"got {value!r}")
+    values["mapping"] = dict(values.get("mapping") or {})
+    if isinstance(options, IngestOptions):
+        return dataclasses.replace(options, mapping=values["mapping"])
+    return IngestOptions(**values)
+
+
+def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None = None
            ) -> tuple[Dataset, IngestReport]:
     """Read ``src`` in any supported format into a normalized :class:`Dataset`.
 
@@ -163,7 +227,9 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | None = None
         A file or directory.
     format : str
         ``"auto"`` (detect) or a key of :data:`FORMATS`.
-    options : IngestOptions, optional
+    options : IngestOptions or dict, optional
+        Reader options; a dict is taken as ``IngestOptions(**options)``, e.g.
+        ``{"task": "rte", "seeds_from": "wi{wi}_do{do}"}``.
 
     Returns
     -------
@@ -173,9 +239,17 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | None = None
     ------
     DataError, ParseError
         Unreadable or malformed input (the message names file, line and what was
-        expected), an unknown format, duplicate trials.
+        expected), an unknown format or option name, duplicate trials.
+    SeedstatsError (also a TypeError)
+        ``src``, ``format`` or an option of the wrong type.
     """
-    options = options or IngestOptions()
+    options = _as_options(options)
+    if not isinstance(src, (str, os.PathLike)):
+        raise _ArgumentTypeError(f"src: expected a path (str or pathlib.Path), got "
+                                 f"{type(src).__name__}")
+    if not isinstance(format, str):
+        raise _ArgumentTypeError(f"format: expected 'auto' or one of {', '.join(FORMATS)}, "
+                                 f"got {format!r}")
     src = Path(src)
     if format == "auto":
         format = detect_format(src)

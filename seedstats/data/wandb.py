@@ -27,10 +27,14 @@ count of log calls, not of updates: noted). Steps are ``global_step - 1`` in see
 (``seed``; ``wi_seed``/``do_seed``), the task from its ``finetuning_task`` (or ``task_name``).
 
 The end of training is the Trainer's end-of-training row (``train/train_runtime``, or a row
-that logged only ``train/epoch``); a run is complete when that row is there or the summary has
-``train_runtime``; a run the Trainer wrote (a ``train/epoch`` column) without either is
-incomplete; other runs are taken as complete (noted). A NaN that was logged cannot be told from
-a key that was not logged in a wide export: both are left out.
+that logged only ``train/epoch``); a run is complete when that row is there or its summary has
+``train_runtime``; a run the Trainer wrote (it logged ``train/epoch``) without either is
+incomplete; other runs are taken as complete (noted). All of this is decided per run: with
+``--map run=COLUMN`` one run's end row says nothing of another's, and a summary counts only
+when keyed by run (``{run: summary}``) or when the file holds one run (a flat summary beside a
+file of several runs is not used: noted). A step that is not a whole number is a ParseError,
+never truncated. A NaN that was logged cannot be told from a key that was not logged in a wide
+export: both are left out.
 """
 
 from __future__ import annotations
@@ -133,7 +137,27 @@ def _run_meta(f: Path, single: bool):
     if sum_file:
         summary = guarded(sum_file, "a W&B summary (JSON object)",
                           lambda: json.loads(sum_file.read_text("utf-8")))
-    return config, summary
+    return config, summary, sum_file
+
+
+def _run_summaries(summary, sum_file, run_names, f: Path, run_col: str, res: Resolver) -> dict:
+    """The summary of each run of a ``--map run=COLUMN`` file.
+
+    A summary keyed by run (``{run: {...}}``) gives each run its own; a flat one is that of
+    the file's only run, and of no run when the file holds several (it cannot say which of
+    them finished: noted).
+    """
+    if not isinstance(summary, dict):
+        return {r: None for r in run_names}
+    if any(isinstance(summary.get(r), dict) for r in run_names):
+        return {r: summary.get(r) if isinstance(summary.get(r), dict) else None
+                for r in run_names}
+    if len(run_names) == 1:
+        return {run_names[0]: summary}
+    res.note(f"{sum_file}: one summary for the {len(run_names)} runs of {f} (--map "
+             f"run={run_col}) cannot say which of them finished: not used; key it by run "
+             "({run: summary}) to use it")
+    return {r: None for r in run_names}
 
 
 def _load(f: Path) -> dict:
@@ -183,6 +207,13 @@ def _one_run(cols: dict, *, source, run_dir, name, config, summary, step_col, re
     if np.isinf(g_all).any():
         raise ParseError(source, None, f"column {step_col!r}: expected finite steps, got "
                          f"{g_all[np.isinf(g_all)][0]}")
+    fractional = ~np.isnan(g_all) & (g_all != np.round(g_all))
+    if fractional.any():
+        i = int(np.flatnonzero(fractional)[0])
+        where = (f" (row with _step {_numeric(cols['_step'])[i]:g})" if "_step" in cols
+                 and step_col != "_step" else "")
+        raise ParseError(source, None, f"column {step_col!r}: expected integer steps, got "
+                         f"{float(g_all[i])!r}{where}")
     n = len(g_all)
     order = _numeric(cols["_step"]) if "_step" in cols else np.arange(n, dtype=np.float64)
     series, logged = {}, {}
@@ -222,8 +253,8 @@ def _one_run(cols: dict, *, source, run_dir, name, config, summary, step_col, re
     if end_order is not None or (isinstance(summary, dict) and END_KEY in summary):
         complete = True
         n_steps = last if n_steps is None else n_steps
-    elif "train/epoch" in cols:
-        complete = False
+    elif "train/epoch" in cols and (~np.isnan(_numeric(cols["train/epoch"]))).any():
+        complete = False  # this run logged train/epoch: the Trainer wrote it, and it did not end
     else:
         complete, n_steps = True, last
         res.note("W&B runs without the Trainer's end-of-training row or summary are taken as "
@@ -246,7 +277,7 @@ def _read_file(f: Path, single: bool, res: Resolver, opts, result: ReadResult):
     if step_col not in cols:
         raise ParseError(f, 1, f"expected a step column {step_col!r}; columns: "
                          f"{list(cols)[:12]}")
-    config, summary = _run_meta(f, single)
+    config, summary, sum_file = _run_meta(f, single)
     run_col = mapping.get("run")
     if run_col is None:
         result.records.append(_one_run(cols, source=f, run_dir=f.parent, name=None,
@@ -258,14 +289,16 @@ def _read_file(f: Path, single: bool, res: Resolver, opts, result: ReadResult):
                          f"{list(cols)[:12]}")
     runs = cols.pop(run_col)
     keys = np.array([str(r) for r in runs], dtype=object)
-    for rname in sorted(set(keys)):
+    run_names = sorted(set(keys))
+    summaries = _run_summaries(summary, sum_file, run_names, f, run_col, res)
+    for rname in run_names:
         mask = keys == rname
         sub = {c: v[mask] for c, v in cols.items()}
         source = f"{f}#{rname}"
         rec = parse_error_or_skip(opts, result, source, lambda sub=sub, s=source, r=rname:
                                   _one_run(sub, source=s, run_dir=f.parent, name=r,
-                                           config=config, summary=summary, step_col=step_col,
-                                           res=res))
+                                           config=config, summary=summaries[r],
+                                           step_col=step_col, res=res))
         if rec is not None:
             result.records.append(rec)
 
