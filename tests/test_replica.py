@@ -154,6 +154,41 @@ def test_majority_class_counts_match_table2():
         assert schema.is_failed(_majority_score(task), info.baseline, info.metric)
 
 
+# --- early stopping (Section 5, Figure 6) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def best_assignments(ds):
+    """Best early-stopping assignment per budget 1..30 of MRPC, RTE and CoLA (exact).
+
+    The simulator is seedstats' own (:mod:`seedstats.earlystop`, checked against brute
+    force in its tests); here it only reads the replica, on the paper's 30-point grid.
+    """
+    from seedstats.earlystop import budget_search
+
+    return {task: budget_search(ds, task, exact=True, max_budget=30, cache=False)[1]
+            .set_index("budget") for task in ("mrpc", "rte", "cola")}
+
+
+def test_early_stopping_pattern_of_section5(best_assignments):
+    # "start many more than are fully trained; fully train about x/2 of a budget of x;
+    # stop after 20-30% of training" (three of four tasks; SST is the fourth).
+    for task, best in best_assignments.items():
+        for x in (10, 20, 30):
+            t, p, f = (best.loc[x, c] for c in ("t", "p", "f"))
+            assert t >= 2 * p, (task, x, t, p)
+            assert 0.3 * x <= p <= 0.7 * x, (task, x, p)
+            assert 0.15 <= f <= 0.35, (task, x, f)
+            assert best.loc[x, "error_reduction"] > 0, (task, x)
+
+
+def test_early_stopping_mrpc_budget_20_is_near_the_papers(best_assignments):
+    # Figure 6: MRPC, budget 20 -> start 41, continue 11, stop after 30% of training.
+    # The replica (exactly, no sampling): start 60, continue 10, stop after 20%.
+    b = best_assignments["mrpc"].loc[20]
+    assert 30 <= b["t"] <= 75 and 8 <= b["p"] <= 14 and 0.15 <= b["f"] <= 0.35, b
+
+
 # --- confusion matrices -> metrics -------------------------------------------------------
 
 
@@ -455,6 +490,76 @@ def test_replica_path_uses_a_copy_another_process_finished(monkeypatch, tmp_path
     assert p == tmp_path / final[0]
     assert store.read_dataset(p)[3]["winner"] == "other"
     assert sorted(x.name for x in tmp_path.iterdir()) == [p.name]
+
+
+def _entry(root: Path, digest: str, age: float = 3600.0, version: int = 1) -> Path:
+    """A finished replica cache entry of another generator source, ``age`` seconds old."""
+    import os
+    import time
+
+    d = root / f"replica-v{version}-schema{schema.SCHEMA_VERSION}-{digest}"
+    _tiny().save(d)
+    t = time.time() - age
+    os.utime(d, (t, t))
+    return d
+
+
+def test_replica_path_removes_entries_of_other_sources(monkeypatch, tmp_path):
+    import os
+    import time
+
+    monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
+    monkeypatch.setattr(replica, "build_replica", _tiny)
+    ours = replica._fingerprint()
+    old = [_entry(tmp_path, "0123456789"), _entry(tmp_path, "abcdefabcd", version=0)]
+    fresh = _entry(tmp_path, "fedcba9876", age=5.0)        # another process just wrote it
+    same = _entry(tmp_path, ours, version=replica.REPLICA_VERSION + 1)   # our source
+    building = tmp_path / ".replica-v9-schema1-0000000000.build-xyz"     # a build under way
+    (building / "ds").mkdir(parents=True)
+    crashed = tmp_path / ".replica-v1-schema1-1111111111.build-abc"      # a build that died
+    crashed.mkdir()
+    t = time.time() - 2 * replica.STALE_BUILD_S
+    os.utime(crashed, (t, t))
+    trash = tmp_path / ".replica-v1-schema1-2222222222.trash-1-ab"       # interrupted prune
+    (trash / "x").mkdir(parents=True)
+    others = [tmp_path / "earlystop", tmp_path / "replica-notes", tmp_path / "replica-v1-x"]
+    for d in others:
+        d.mkdir()
+        os.utime(d, (t, t))
+    (tmp_path / "replica-v1-schema1-3333333333").write_text("a file, not an entry")
+
+    p = replica.replica_path()
+    assert store.is_dataset(p)
+    left = sorted(x.name for x in tmp_path.iterdir())
+    assert left == sorted([p.name, fresh.name, same.name, building.name,
+                           *(d.name for d in others), "replica-v1-schema1-3333333333"])
+    assert not any(d.exists() for d in old) and not crashed.exists() and not trash.exists()
+    # Once a cache entry exists, using it prunes nothing (only writing one does).
+    again = _entry(tmp_path, "4444444444")
+    assert replica.replica_path() == p and again.exists()
+
+
+def test_prune_is_safe_when_processes_race(monkeypatch, tmp_path):
+    # Another process renamed the stale entry away (or deleted it) first: ignored.
+    stale = _entry(tmp_path, "0123456789")
+    keep = f"replica-v{replica.REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-aaaaaaaaaa"
+    real_rename = replica.os.rename
+
+    def racing_rename(src, dst):
+        if Path(src) == stale:
+            raise FileNotFoundError(src)
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(replica.os, "rename", racing_rename)
+    assert replica._prune_stale(tmp_path, keep) == []
+    assert stale.exists()
+    monkeypatch.setattr(replica.os, "rename", real_rename)
+    # The entry just written is never removed, whatever its age; a missing root is no error.
+    mine = _entry(tmp_path, "aaaaaaaaaa", version=replica.REPLICA_VERSION)
+    assert replica._prune_stale(tmp_path, mine.name) == [stale.name]
+    assert mine.exists() and not stale.exists()
+    assert sorted(x.name for x in tmp_path.iterdir()) == [mine.name]
+    assert replica._prune_stale(tmp_path / "missing", keep) == []
 
 
 def test_write_replica_parquet_and_bad_format(monkeypatch, tmp_path):

@@ -18,7 +18,9 @@ The generative model, per task (all draws from fixed seeds, see :data:`ROOT_SEED
   the majority class part-way through the first epoch or later (Figure 4);
 * a skill ``d = D * sigmoid(q)`` (signal-detection d') and a class bias ``c``; the
   learning curve moves from the untrained model (``before``: WI only) to them on the
-  evaluation schedule, with evaluation noise and an early transient;
+  evaluation schedule, with evaluation noise and an early transient; worse seeds learn
+  more slowly and the best keep learning for longer, and the class bias may wander, so
+  the top of the ranking settles later than the rest (Section 5's early stopping);
 * each evaluation is an actual confusion matrix on the validation set (class counts
   :data:`CLASS_COUNTS`), from which accuracy, F1, MCC and their mean follow
   (:func:`confusion_metrics`); validation loss and per-step training loss follow the
@@ -29,8 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +58,7 @@ __all__ = [
 
 #: Version of the generator and its constants; part of the cache key. Bump it whenever
 #: the output changes (the same version gives byte-identical tables).
-REPLICA_VERSION = 1
+REPLICA_VERSION = 2
 
 #: Root entropy of every random stream (the paper's arXiv date, 2020-02-15).
 ROOT_SEED = 20200215
@@ -61,7 +66,7 @@ ROOT_SEED = 20200215
 # Stable stream keys: never reorder (changing them changes the replica).
 _TASK_KEY = {"mrpc": 1, "rte": 2, "cola": 3, "sst": 4}
 _GLOBAL_KEY = 0
-_EFFECTS, _DIVERGE, _CURVE, _LOSS, _BEFORE = range(5)
+_EFFECTS, _DIVERGE, _CURVE, _LOSS, _BEFORE, _DRIFT = range(6)
 
 #: Validation-set class counts ``(majority, minority)`` per task: GLUE dev sets
 #: (MRPC 279 paraphrases / 129; RTE 146 / 131; CoLA 721 acceptable / 322; SST-2 444
@@ -101,7 +106,14 @@ class ReplicaParams:
     div_early : float
         Fraction of divergences within the first epoch (the rest by epoch 2.5).
     tau, s_tau, k_tau : float
-        Learning-curve time constant (epochs): ``tau * exp(s_tau * N(0,1) - k_tau * z)``.
+        Learning-curve time constant (epochs): ``tau * exp(s_tau * N(0,1) - k_tau * z
+        + k_top * max(z - z_top, 0))``: worse seeds learn more slowly (``k_tau``).
+    k_top, z_top : float
+        The best seeds (``z > z_top``) keep learning for longer, so they stand out only
+        later in the first epoch: the top of the final ranking settles after the bulk of
+        it, which is what makes stopping after 20-30% of training and continuing about
+        half of the budget's worth of trials the best early-stopping assignments
+        (Section 5, Figure 6).
     s_noise, s_cnoise : float
         Evaluation noise of the skill and of the bias (SD, per evaluation).
     s_trans, tau_trans : float
@@ -123,6 +135,10 @@ class ReplicaParams:
         class (bias ``c_plateau``) and learns nothing; worse seeds take off later.
     c_plateau : float
         Class bias of a run before take-off.
+    c_drift, tau_drift : float
+        SD and correlation time (epochs) of a slow random walk (Ornstein-Uhlenbeck) of the
+        class bias during training: a trial's score keeps wandering after it has learned,
+        so which trial ends up best is only partly known early.
     """
 
     mu: float
@@ -153,25 +169,29 @@ class ReplicaParams:
     tau_late: float = 1.0
     t0: float = 0.0
     c_plateau: float = 1.5
+    k_top: float = 0.0
+    z_top: float = 1.0
+    c_drift: float = 0.0
+    tau_drift: float = 0.5
 
 
 #: Calibrated constants per task.
 PARAMS: dict[str, ReplicaParams] = {
     "mrpc": ReplicaParams(mu=2.495, s_wi=0.540, s_do=0.640, s_int=0.929, s_late=0.358,
-                          rho=0.7, good_wi=2.5, skill=2.494, bias=0.35, s_bias=0.368,
+                          rho=0.7, good_wi=2.5, skill=2.48, bias=0.35, s_bias=0.368,
                           div_alpha=-1.803, div_beta=0.373, div_early=0.8, t0=0.045, tau=0.12,
-                          s_tau=0.3, k_tau=0.0, s_noise=0.012, s_cnoise=0.1, s_trans=0.2,
-                          tau_trans=0.3),
+                          s_tau=0.1, k_tau=0.15, k_top=0.6, s_noise=0.012, s_cnoise=0.1,
+                          c_drift=0.1, s_trans=0.05, tau_trans=0.3),
     "rte": ReplicaParams(mu=1.947, s_wi=0.464, s_do=0.382, s_int=0.992, s_late=0.373,
-                         rho=0.7, good_wi=2.5, skill=1.216, bias=0.0, s_bias=0.15,
+                         rho=0.7, good_wi=3.0, skill=1.216, bias=0.0, s_bias=0.15,
                          div_alpha=-1.714, div_beta=0.914, div_early=0.8, t0=0.045, tau=0.15,
-                         s_tau=0.3, k_tau=0.0, s_noise=0.088, s_cnoise=0.1, s_trans=0.2,
-                         tau_trans=0.3),
-    "cola": ReplicaParams(mu=1.887, s_wi=0.225, s_do=0.156, s_int=0.712, s_late=0.272,
-                          rho=0.7, good_wi=2.5, skill=1.953, bias=0.3, s_bias=0.15,
-                          div_alpha=-3.750, div_beta=0.465, div_early=0.8, t0=0.045, tau=0.12,
-                          s_tau=0.3, k_tau=0.0, s_noise=0.041, s_cnoise=0.08, s_trans=0.2,
-                          tau_trans=0.3),
+                         s_tau=0.1, k_tau=0.15, k_top=0.3, s_noise=0.088, s_cnoise=0.1,
+                         c_drift=0.1, s_trans=0.05, tau_trans=0.3),
+    "cola": ReplicaParams(mu=1.887, s_wi=0.225, s_do=0.156, s_int=0.523, s_late=0.272,
+                          rho=0.7, good_wi=2.5, skill=1.98, bias=0.3, s_bias=0.15,
+                          div_alpha=-3.6, div_beta=0.465, div_early=0.8, t0=0.045, tau=0.12,
+                          s_tau=0.1, k_tau=0.15, k_top=0.5, s_noise=0.041, s_cnoise=0.08,
+                          s_trans=0.05, tau_trans=0.3),
     "sst": ReplicaParams(mu=3.881, s_wi=0.111, s_do=0.422, s_int=0.013, s_late=0.040,
                          tau_late=1.5, rho=0.7, good_wi=4.27, skill=3.109, bias=0.0, s_bias=0.03,
                          div_alpha=-15.0, div_beta=1.0, div_early=0.8, t0=0.0, tau=0.05,
@@ -325,7 +345,8 @@ def simulate_task(task: str, params: ReplicaParams | None = None, *,
     w_late = -np.expm1(-ep / p.tau_late) / -np.expm1(-ep[-1] / p.tau_late)
     d_fin = p.skill * _sigmoid(q_early[:, None] + q_late[:, None] * w_late[None, :])
     c_fin = p.bias + p.s_bias * r.standard_normal(T)
-    tau = p.tau * np.exp(p.s_tau * r.standard_normal(T) - p.k_tau * z)
+    tau = p.tau * np.exp(p.s_tau * r.standard_normal(T) - p.k_tau * z
+                         + p.k_top * np.maximum(z - p.z_top, 0.0))
     tau = np.where(diverged, 2 * tau, tau)
     d_target = np.where(diverged[:, None], d_fin * pre_frac[:, None], d_fin)
     # Take-off: until t0 the model sits near the majority class (bias c_plateau).
@@ -339,6 +360,8 @@ def simulate_task(task: str, params: ReplicaParams | None = None, *,
     c_train = p.c_plateau * (1 - c_prog) + c_fin[:, None] * c_prog
     c = (c_before[wi - 1][:, None] * (1 - settle) + c_train * settle
          + p.s_cnoise * r.standard_normal((T, len(ep))))
+    if p.c_drift > 0:   # the class bias wanders once the run has learned
+        c = c + p.c_drift * c_prog * _ou(_rng(key, _DRIFT), T, ep, p.tau_drift)
     d = np.maximum(d, 0.0)
     tp = np.rint(n_pos * ndtr(d / 2 + c)).astype(np.int64)
     tn = np.rint(n_neg * ndtr(d / 2 - c)).astype(np.int64)
@@ -370,6 +393,17 @@ def simulate_task(task: str, params: ReplicaParams | None = None, *,
         out["train_loss"] = _f32(_train_loss(task, p, do, z, diverged, e_div, tau,
                                              before_loss[wi - 1], H))
     return out
+
+
+def _ou(r: np.random.Generator, n: int, t: np.ndarray, tau: float) -> np.ndarray:
+    """``n`` stationary Ornstein-Uhlenbeck paths (unit variance, correlation time ``tau``)
+    at the increasing times ``t``: shape ``(n, len(t))``."""
+    x = np.empty((n, len(t)))
+    x[:, 0] = r.standard_normal(n)
+    rho = np.exp(-np.diff(t) / tau)
+    for i in range(1, len(t)):
+        x[:, i] = rho[i - 1] * x[:, i - 1] + np.sqrt(1 - rho[i - 1] ** 2) * r.standard_normal(n)
+    return x
 
 
 def _train_loss(task, p, do, z, diverged, e_div, tau, l0, H) -> np.ndarray:
@@ -465,13 +499,72 @@ def _fingerprint() -> str:
     return hashlib.sha256(data).hexdigest()[:10]
 
 
+#: Names of the finished replica entries in the cache directory (group 1: the source hash).
+_ENTRY = re.compile(r"replica-v\d+-schema\d+-([0-9a-f]{10})")
+#: Entries written less than this long ago (seconds, by their modification time) are never
+#: pruned: another process (running other source) may have just made one and be about to
+#: read it.
+PRUNE_GRACE_S = 600.0
+#: Staging directories (``.replica-...build-*``) of builds that crashed are removed once they
+#: are this old (seconds); younger ones may be builds in progress.
+STALE_BUILD_S = 86400.0
+
+
+def _prune_stale(root: Path, keep: str) -> list[str]:
+    """Remove the replica entries of ``root`` made by other generator sources.
+
+    Each old entry (a finished ``replica-v*-schema*-<hash>`` directory whose hash is not
+    ours and which is older than :data:`PRUNE_GRACE_S`) is first renamed to a private
+    ``.<name>.trash-*`` name, atomically, so no process ever sees a half-deleted entry under
+    its real name and two pruning processes never remove the same one twice, then deleted.
+    ``keep`` (the entry just written), entries of our own hash, staging directories of
+    builds in progress and anything not named like a replica entry are never touched;
+    errors are ignored (another process may be pruning too). Returns the names removed.
+    """
+    ours = _ENTRY.fullmatch(keep)
+    now = time.time()
+    removed = []
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return removed
+    for name in names:
+        path = root / name
+        try:
+            if name.startswith(".replica-") and ".trash-" in name:
+                trash = path  # a pruned entry whose deletion was interrupted: nobody uses it
+            else:
+                st = path.lstat()
+                age = now - st.st_mtime
+                if not stat.S_ISDIR(st.st_mode):
+                    continue
+                if name.startswith(".replica-") and ".build-" in name:
+                    stale = age >= STALE_BUILD_S  # a crashed build (a live one is younger)
+                else:
+                    m = _ENTRY.fullmatch(name)
+                    stale = (m is not None and name != keep and age >= PRUNE_GRACE_S
+                             and not (ours and m.group(1) == ours.group(1)))
+                if not stale:
+                    continue
+                trash = root / f".{name.lstrip('.')}.trash-{os.getpid()}-{os.urandom(4).hex()}"
+                os.rename(path, trash)  # atomic; fails when another process took it first
+        except OSError:
+            continue
+        shutil.rmtree(trash, ignore_errors=True)
+        removed.append(name)
+    return removed
+
+
 def replica_path() -> Path:
     """Path of the cached replica (a normalized dataset directory), built on first use.
 
     The directory is named by :data:`REPLICA_VERSION`, the schema version and a hash
     of the generator's source, inside :func:`seedstats._cache.cache_dir`. It is built into a private
     staging directory and renamed into place; when another process finished first,
-    its copy is used and ours discarded.
+    its copy is used and ours discarded. After a build, the entries that earlier
+    versions of the generator left in that directory are removed (:func:`_prune_stale`:
+    never the one just written, nor one another process wrote in the last
+    :data:`PRUNE_GRACE_S` seconds).
 
     Returns
     -------
@@ -495,6 +588,7 @@ def replica_path() -> Path:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _prune_stale(root, final.name)
     return final
 
 
