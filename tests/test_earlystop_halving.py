@@ -13,7 +13,8 @@ import pytest
 
 from seedstats.earlystop import (expected_best_all_p, halving_search, hyperband,
                                  successive_halving)
-from seedstats.earlystop.halving import error_reduction, halving_schedule
+from seedstats.earlystop.halving import halving_schedule
+from seedstats.earlystop.search import error_reduction
 
 
 def pool(n=50, K=12, seed=0):
@@ -155,10 +156,12 @@ def test_error_reduction_vectorized_and_edge_cases():
 
 
 def test_error_reduction_se_matches_the_spread_of_simulated_estimates():
-    # s and b from independent draws: the delta-method SE matches the SD of r over replicates
+    # s and b from independent draws: the delta-method SE matches the SD of r over replicates.
+    # s = 0.85, not 0.8: with b = 0.6, 1 - s == s - b at s = 0.8, which would hide a
+    # dr/db written with (s - b) instead of (s - 1) (SE 0.040 instead of 0.031 here).
     rng = np.random.default_rng(0)
-    s = 0.8 + 0.01 * rng.standard_normal(200_000)
+    s = 0.85 + 0.01 * rng.standard_normal(200_000)
     b = 0.6 + 0.02 * rng.standard_normal(200_000)
     r = (s - b) / (1 - b)
-    _, se = error_reduction(0.8, 0.6, 0.01, 0.02)
+    _, se = error_reduction(0.85, 0.6, 0.01, 0.02)
     assert r.std() == pytest.approx(se, rel=0.03)

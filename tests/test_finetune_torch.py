@@ -432,9 +432,11 @@ def _one_step(bf16, fused, pad_multiple):
     trainer = Trainer(model, get_recipe("paper"), 3, torch.device("cpu"), bf16=bf16,
                       fused=fused, pad_multiple=pad_multiple)
     assert trainer.opt.fused is fused
+    before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     loss = float(trainer.train_step(0, enc, epoch_batches(1, 0, len(enc), 16)[0]))
     ev = trainer.evaluate(trainer.prepare_eval(enc, 256), ["loss", "acc"])
-    return loss, ev, torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    # the update of the one step (parameters after minus before)
+    return loss, ev, torch.nn.utils.parameters_to_vector(model.parameters()).detach() - before
 
 
 def test_gpu_defaults_bf16_fused_padded_agree_with_fp32():
@@ -442,12 +444,15 @@ def test_gpu_defaults_bf16_fused_padded_agree_with_fp32():
     loss16, ev16, p16 = _one_step(bf16=True, fused=True, pad_multiple=8)
     # autocast is really on (bf16 rounding changes the loss) but stays close to fp32
     assert loss16 != loss32
-    assert loss16 == pytest.approx(loss32, rel=2e-2)
-    assert ev16["loss"] == pytest.approx(ev32["loss"], rel=2e-2)
+    assert loss16 == pytest.approx(loss32, rel=2e-3)
+    assert ev16["loss"] == pytest.approx(ev32["loss"], rel=2e-3)
     assert 0.0 <= ev16["acc"] <= 1.0
-    # the update itself is in float32 (autocast covers the forward pass only)
+    # the update itself is in float32 (autocast covers the forward pass only) and is the
+    # fp32 one up to bf16 rounding. One AdamW step moves a weight by about 3 * lr = 6e-5
+    # whatever the gradient, so compare whole update vectors (measured: 0.9% apart), not a
+    # max-abs difference, which any update of that size would pass.
     assert p16.dtype == torch.float32
-    assert (p16 - p32).abs().max() < 1e-3 < (p16 - p32).abs().max() * 1e6
+    assert 0 < (p16 - p32).norm() < 0.05 * p32.norm()
 
 
 def test_padding_to_a_multiple_of_8_changes_nothing_in_fp32():

@@ -539,6 +539,20 @@ def test_replica_path_removes_entries_of_other_sources(monkeypatch, tmp_path):
     assert replica.replica_path() == p and again.exists()
 
 
+def test_an_entry_another_source_just_used_is_not_pruned(monkeypatch, tmp_path):
+    # Built an hour ago by another source, and just loaded by a process running that source:
+    # in use, so a build of ours must leave it (the grace counts from the last use).
+    monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
+    monkeypatch.setattr(replica, "build_replica", _tiny)
+    theirs = _entry(tmp_path, "0123456789", version=replica.REPLICA_VERSION)
+    ours = replica._fingerprint()
+    monkeypatch.setattr(replica, "_fingerprint", lambda: "0123456789")
+    assert replica.replica_path() == theirs
+    monkeypatch.setattr(replica, "_fingerprint", lambda: ours)
+    p = replica.replica_path()
+    assert p != theirs and store.is_dataset(p) and store.is_dataset(theirs)
+
+
 def test_prune_is_safe_when_processes_race(monkeypatch, tmp_path):
     # Another process renamed the stale entry away (or deleted it) first: ignored.
     stale = _entry(tmp_path, "0123456789")

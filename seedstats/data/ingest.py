@@ -212,8 +212,6 @@ def _as_options(options) -> IngestOptions:
             raise _ArgumentTypeError(f"option {name} ({flag}): expected {_OPTION_TYPES[name]}, "
                                      f"got {value!r}")
     values["mapping"] = dict(values.get("mapping") or {})
-    if isinstance(options, IngestOptions):
-        return dataclasses.replace(options, mapping=values["mapping"])
     return IngestOptions(**values)
 
 

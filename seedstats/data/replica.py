@@ -501,9 +501,9 @@ def _fingerprint() -> str:
 
 #: Names of the finished replica entries in the cache directory (group 1: the source hash).
 _ENTRY = re.compile(r"replica-v\d+-schema\d+-([0-9a-f]{10})")
-#: Entries written less than this long ago (seconds, by their modification time) are never
-#: pruned: another process (running other source) may have just made one and be about to
-#: read it.
+#: Entries written or used less than this long ago (seconds, by their modification time,
+#: which :func:`replica_path` refreshes on every use) are never pruned: another process
+#: (running other source) may have just made or found one and be about to read it.
 PRUNE_GRACE_S = 600.0
 #: Staging directories (``.replica-...build-*``) of builds that crashed are removed once they
 #: are this old (seconds); younger ones may be builds in progress.
@@ -563,7 +563,7 @@ def replica_path() -> Path:
     staging directory and renamed into place; when another process finished first,
     its copy is used and ours discarded. After a build, the entries that earlier
     versions of the generator left in that directory are removed (:func:`_prune_stale`:
-    never the one just written, nor one another process wrote in the last
+    never the one just written, nor one another process wrote or used in the last
     :data:`PRUNE_GRACE_S` seconds).
 
     Returns
@@ -577,6 +577,10 @@ def replica_path() -> Path:
     final = root / (f"replica-v{REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-"
                     f"{_fingerprint()}")
     if store.is_dataset(final):
+        try:  # mark it used: other sources' processes prune by age since last use
+            os.utime(final)
+        except OSError:
+            pass
         return final
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.build-", dir=root))
     try:

@@ -32,8 +32,8 @@ from seedstats.earlystop.montecarlo import (expected_best_mc, expected_best_mc_t
                                             paired_difference, resolve_seed)
 from seedstats.earlystop.sampling import SAMPLINGS, max_trials
 
-__all__ = ["budget_search", "budget_search_tasks", "best_per_budget", "ASSIGNMENTS_COLUMNS",
-           "BEST_COLUMNS"]
+__all__ = ["budget_search", "budget_search_tasks", "best_per_budget", "error_reduction",
+           "ASSIGNMENTS_COLUMNS", "BEST_COLUMNS"]
 
 #: Columns of the assignments table returned by :func:`budget_search`.
 ASSIGNMENTS_COLUMNS = ("task", "budget", "t", "p", "k", "f", "cost", "is_baseline", "expected",
@@ -52,6 +52,77 @@ def _phi(z):
     from scipy.special import ndtr
 
     return float(ndtr(z))
+
+
+def error_reduction(score, baseline, score_se=0.0, baseline_se=0.0, *, cov=0.0):
+    """Relative error reduction over a baseline, with its delta-method standard error.
+
+    Figure 7's quantity for any strategy (the paper's rule, successive halving, Hyperband)
+    against fully training ``x`` trials, with error ``= 1 - score``:
+
+        r = ((1 - b) - (1 - s)) / (1 - b) = (s - b) / (1 - b).
+
+    Both ``s`` and ``b`` are Monte Carlo estimates; to first order (delta method), with
+    ``dr/ds = 1 / (1 - b)`` and ``dr/db = (s - 1) / (1 - b)**2``,
+
+        var(r) = var(s) / (1 - b)**2 + (1 - s)**2 / (1 - b)**4 * var(b)
+                 - 2 * (1 - s) / (1 - b)**3 * cov(s, b).
+
+    ``cov = 0`` is exact when ``s`` and ``b`` come from independent draws, as here: the
+    brackets of :func:`~seedstats.earlystop.halving.halving_search` draw from their own
+    streams, independent of the draws of :func:`~seedstats.earlystop.montecarlo.expected_best_mc`,
+    and under the paper's accounting the best assignment of a budget starts more trials than
+    its baseline (different streams). When
+    they share draws (common random numbers, e.g. the same ``t``), the covariance is usually
+    positive and, for ``s < 1``, lowers the variance, so ``cov = 0`` errs on the wide side.
+
+    Parameters
+    ----------
+    score : float or array-like
+        ``s``, the strategy's expected best score (a fraction, at most 1).
+    baseline : float or array-like
+        ``b``, the expected best score of fully training ``x`` trials.
+    score_se, baseline_se : float or array-like
+        Monte Carlo standard errors of ``s`` and ``b`` (0 for exact values; non-negative).
+    cov : float or array-like
+        Covariance of the two estimates; ``|cov| <= score_se * baseline_se``.
+
+    All inputs broadcast against each other.
+
+    Returns
+    -------
+    reduction, se : float or ndarray of float
+        ``r`` and its standard error, in the broadcast shape of the inputs (floats for
+        scalar inputs); NaN where ``b >= 1`` (no error left to reduce).
+
+    Examples
+    --------
+    >>> r, se = error_reduction(0.8, 0.6, 0.012, 0.01)
+    >>> round(r, 12), round(se, 12)   # 0.2 / 0.4;  sqrt((2.5 * .012)**2 + (1.25 * .01)**2)
+    (0.5, 0.0325)
+    """
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
+                                   for v in (score, baseline, score_se, baseline_se, cov)))
+    s, b, se_s, se_b, c = arrays
+    for name, v in (("score_se", se_s), ("baseline_se", se_b)):
+        if np.any(v < 0):
+            raise ValueError(f"{name}: expected standard errors >= 0, got a minimum of "
+                             f"{np.nanmin(v)}")
+    bound = se_s * se_b
+    if np.any(np.abs(c) > bound * (1 + 1e-9) + 1e-300):
+        raise ValueError("cov: expected |cov| <= score_se * baseline_se (a covariance of the "
+                         "two estimates); got a larger one")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = 1.0 - b
+        ok = err > 0
+        d_s = 1.0 / err
+        d_b = (s - 1.0) / err ** 2
+        r = np.where(ok, (s - b) / err, np.nan)
+        var = (d_s * se_s) ** 2 + (d_b * se_b) ** 2 + 2.0 * d_s * d_b * c
+        se = np.where(ok, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    if r.ndim == 0:
+        return float(r), float(se)
+    return r, se
 
 
 def best_per_budget(assignments, *, pair=None):
@@ -120,14 +191,10 @@ def best_per_budget(assignments, *, pair=None):
         bl = float(base["expected"].iloc[0]) if len(base) else float("nan")
         bl_se = float(base["se"].iloc[0]) if len(base) else float("nan")
         e, se = float(b["expected"]), float(b["se"])
-        if 1.0 - bl > 0:
-            er = (e - bl) / (1.0 - bl)
-            if bool(b["is_baseline"]):
-                er_se = 0.0
-            else:
-                er_se = float(np.hypot(se / (1.0 - bl), (1.0 - e) / (1.0 - bl) ** 2 * bl_se))
+        if bool(b["is_baseline"]):  # the same estimate: no error in the difference
+            er, er_se = error_reduction(e, bl)
         else:
-            er, er_se = float("nan"), float("nan")
+            er, er_se = error_reduction(e, bl, se, bl_se)
         if len(g) > 1:
             r = g.iloc[1]
             if pair is not None and (se > 0 or float(r["se"]) > 0):

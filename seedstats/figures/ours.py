@@ -189,7 +189,7 @@ def halving_figure(ds):
     """Ours: relative error reduction of successive halving and of the paper's rule."""
     import pandas as pd
 
-    from seedstats.earlystop.halving import error_reduction
+    from seedstats.earlystop.search import error_reduction
     from seedstats.figures.paper import EARLYSTOP, _budget_search, _search_all
     from seedstats.plots.earlystop import plot_error_reduction
 
