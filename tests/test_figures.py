@@ -382,7 +382,7 @@ def test_halving_band_carries_both_monte_carlo_errors(ds, built, es_cache):
         np.testing.assert_allclose(band_at(halving_band, x), (lo, hi), rtol=1e-9, atol=1e-9)
     # the paper's rule: Figure 7's band, which already propagates the baseline's error the
     # same way (its best starts more trials than the baseline: independent draws)
-    from seedstats.earlystop.halving import error_reduction
+    from seedstats.earlystop.search import error_reduction
 
     er, er_se = best["error_reduction"], best["error_reduction_se"]
     stops = best["p"] < best["t"]  # the others are the baseline itself: r = 0, se = 0
