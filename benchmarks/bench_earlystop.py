@@ -79,8 +79,12 @@ def main(argv=None):
         args.repeats, args.samples, args.loop_samples = 1, 10_000, 1_000
 
     import seedstats
-    from seedstats.earlystop import (as_curves, expected_best_exact, expected_best_mc,
-                                     expected_best_mc_tasks)
+    from seedstats.earlystop import (
+        as_curves,
+        expected_best_exact,
+        expected_best_mc,
+        expected_best_mc_tasks,
+    )
     from seedstats.earlystop.grid import feasible_assignments
 
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()}")

@@ -63,8 +63,8 @@ def make_task(task, rng):
     import numpy as np
 
     from seedstats.data.dataset import Dataset
+    from seedstats.data.records import Curve, TrialRecord, build_tables
     from seedstats.data.schema import TASKS
-    from seedstats.data.tables import Curve, TrialRecord, build_tables
 
     info = TASKS[task]
     steps = np.array(eval_steps(task))
@@ -89,8 +89,8 @@ def generate(root: Path):
     import pandas as pd
 
     from seedstats.data.dataset import Dataset
-    from seedstats.data.rawlog import write_rawlogs
-    from seedstats.data.release import write_release
+    from seedstats.data.formats.rawlog import write_rawlogs
+    from seedstats.data.formats.release import write_release
     from seedstats.data.schema import TASKS
 
     rng = np.random.default_rng(2020)
@@ -120,7 +120,7 @@ def baseline_read(files):
 
     import numpy as np
 
-    from seedstats.data.tables import Curve, TrialRecord
+    from seedstats.data.records import Curve, TrialRecord
 
     ts = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
     phase_of = {"of initialized model": "before", "throughout training": "during",
@@ -205,9 +205,10 @@ def child(kind, root):
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    from seedstats.data import rawlog
-    from seedstats.data.dataset import load
-    from seedstats.data.ingest import IngestOptions, ingest
+    from seedstats.data.embedded import load
+    from seedstats.data.formats import rawlog
+    from seedstats.data.formats.base import IngestOptions
+    from seedstats.data.ingest import ingest
 
     subset = int(os.environ.get("BENCH_SUBSET", "5"))
     t0 = time.perf_counter()
@@ -294,7 +295,7 @@ def _subset_dir(root: Path, files):
 
 
 def rawlog_files(root):
-    from seedstats.data.rawlog import log_files
+    from seedstats.data.formats.rawlog import log_files
 
     return log_files(root / "raw")
 
@@ -362,7 +363,7 @@ def main():
         ours = row(f"raw-log reader, every {a.subset}th file",
                    measure("read_subset", root, a.runs, env))
         _stamped_dir(root, rawlog_files(root)[::a.subset])
-        row(f"  same, timestamps + np.float64(...) values",
+        row("  same, timestamps + np.float64(...) values",
             measure("read_stamped", root, a.runs, env))
         base = row(f"baseline literal_eval, every {a.subset}th file",
                    measure("baseline_subset", root, a.runs, env))

@@ -46,7 +46,7 @@ def main(argv=None) -> None:
         os.environ["SEEDSTATS_CACHE"] = str(Path(tmp) / "cache")
         import seedstats
         from seedstats.data import replica, schema
-        from seedstats.data.tables import build_tables
+        from seedstats.data.records import build_tables
 
         replica.build_replica()  # warm-up (imports, first-touch allocations), not timed
         t_build, ds = _time(replica.build_replica, args.repeat)

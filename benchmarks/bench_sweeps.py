@@ -3,7 +3,7 @@
 Issue 8 asks for at most 30 s per format. Each format's sweep is written once into a temporary
 directory (10 distinct runs, copied to 1,000 run directories with seeds in their names, so
 writing stays quick while every file is read and parsed in full), then ``ingest()`` (reading
-plus :func:`seedstats.data.tables.build_tables`) is timed ``--repeat`` times.
+plus :func:`seedstats.data.records.build_tables`) is timed ``--repeat`` times.
 
 Baseline, measured in the same run: ``build_tables`` alone on the same 1,000 trial records
 (what any loader must pay at least); the ratio says how much reading adds on top.
@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedstats.data.ingest import IngestOptions, ingest
-from seedstats.data.tables import build_tables
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
+from seedstats.data.records import build_tables
 
 TEMPLATES = 10
 SPE = 50  # updates between evaluations; steps per epoch = 5 * SPE
@@ -89,7 +90,7 @@ def write_hf(root, n_runs, n_evals):
 def write_tensorboard(root, n_runs, n_evals):
     from tensorboard.compat.proto import event_pb2, summary_pb2
 
-    from seedstats.data.tensorboard import masked_crc32c
+    from seedstats.data.formats.tensorboard import masked_crc32c
 
     def frame(ev):
         b = ev.SerializeToString()
@@ -276,9 +277,9 @@ def main(argv=None):
                   f"rows, {n_ev} evaluations/run; writing took {write_s:.1f} s)")
             sys.stdout.flush()
             if base_records is None:
-                from seedstats.data import hf_trainer  # noqa: F401  (records for the baseline)
-                from seedstats.data._seeds import Resolver
-                from seedstats.data.hf_trainer import find_runs, read_run
+                from seedstats.data.formats import hf_trainer  # noqa: F401  (records for the baseline)
+                from seedstats.data.formats.hf_trainer import find_runs, read_run
+                from seedstats.data.formats.sweeps import Resolver
 
                 if name == "hf":
                     res = Resolver(root, opts)
@@ -286,8 +287,8 @@ def main(argv=None):
         if base_records is None:
             root = Path(tmp) / "baseline-hf"
             opts = write_hf(root, args.runs, args.evals)
-            from seedstats.data._seeds import Resolver
-            from seedstats.data.hf_trainer import find_runs, read_run
+            from seedstats.data.formats.hf_trainer import find_runs, read_run
+            from seedstats.data.formats.sweeps import Resolver
 
             res = Resolver(root, opts)
             base_records = [read_run(d, f, res) for d, f in find_runs(root)]

@@ -65,9 +65,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import seedstats
-    from seedstats.data.tables import score_grid
+    from seedstats.data.dataset import score_grid
+    from seedstats.figures.tables import write_tables
     from seedstats.stats.seeds import seed_permutation_test
-    from seedstats.stats.tables import compute_tables, write_tables
+    from seedstats.stats.tables import compute_tables
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"{platform.machine()}, {platform.processor() or '?'}")

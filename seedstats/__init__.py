@@ -15,13 +15,13 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _API = {
-    "load": "seedstats.data.dataset",
-    "Dataset": "seedstats.data.dataset",
-    "ingest": "seedstats.data.ingest",
-    "TASKS": "seedstats.data.schema",
-    "expected_max": "seedstats.stats.expected_max",
-    "expected_max_curve": "seedstats.stats.expected_max",
-    "budget_search": "seedstats.earlystop.search",
+    "load": "seedstats.data",
+    "Dataset": "seedstats.data",
+    "ingest": "seedstats.data",
+    "TASKS": "seedstats.data",
+    "expected_max": "seedstats.stats",
+    "expected_max_curve": "seedstats.stats",
+    "budget_search": "seedstats.earlystop",
 }
 
 __all__ = sorted([*_API, "__version__"])

@@ -9,7 +9,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np
 import pytest
 
-from seedstats.data.tables import Curve, TrialRecord, build_tables
+from seedstats.data.records import Curve, TrialRecord, build_tables
 
 
 def make_records(tasks=("mrpc", "rte"), n=3, seed=0):

@@ -4,11 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import make_records
 
 from seedstats.data.dataset import Dataset
-from seedstats.data.tables import build_tables
-
-from conftest import make_records
+from seedstats.data.records import build_tables
 
 
 def run(*args, cwd=None):

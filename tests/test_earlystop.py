@@ -17,10 +17,17 @@ import pandas as pd
 import pytest
 
 from seedstats.data.dataset import Dataset
-from seedstats.data.tables import Curve, TrialRecord, build_tables
-from seedstats.earlystop import (as_curves, budget_search, expected_best_all_p,
-                                 expected_best_exact, expected_best_mc, feasible_assignments,
-                                 paired_difference, simulate)
+from seedstats.data.records import Curve, TrialRecord, build_tables
+from seedstats.earlystop import (
+    as_curves,
+    budget_search,
+    expected_best_all_p,
+    expected_best_exact,
+    expected_best_mc,
+    feasible_assignments,
+    paired_difference,
+    simulate,
+)
 from seedstats.earlystop.cache import cache_dir
 from seedstats.earlystop.curves import pick_steps
 from seedstats.earlystop.exact import expected_max_draws, rank_order
@@ -545,7 +552,6 @@ def test_cli_writes_tables_and_prints_the_best(tmp_path, capsys, monkeypatch):
 
 def test_replica_best_assignments_follow_the_paper():
     import seedstats
-
     from seedstats.data.schema import TASKS
 
     ds = seedstats.load()

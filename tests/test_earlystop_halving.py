@@ -11,8 +11,12 @@ import math
 import numpy as np
 import pytest
 
-from seedstats.earlystop import (expected_best_all_p, halving_search, hyperband,
-                                 successive_halving)
+from seedstats.earlystop import (
+    expected_best_all_p,
+    halving_search,
+    hyperband,
+    successive_halving,
+)
 from seedstats.earlystop.halving import halving_schedule
 from seedstats.earlystop.search import error_reduction
 

@@ -14,7 +14,7 @@ from scipy import stats
 
 from seedstats.data import schema
 from seedstats.data.dataset import Dataset
-from seedstats.data.tables import Curve, TrialRecord, build_tables
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
 from seedstats.figures.layout import NOTE_GID
 from seedstats.figures.prep import kde_curves, pick_curves, sort_grid

@@ -338,7 +338,7 @@ def test_cli_help_lists_run_and_grid():
 
 def test_finetune_modules_import_without_torch():
     code = ("import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None; "
-            "import seedstats.finetune.cli, seedstats.finetune.train, seedstats.finetune.grid, "
+            "import seedstats.cli.finetune, seedstats.finetune.train, seedstats.finetune.grid, "
             "seedstats.finetune.model, seedstats.finetune.optim, seedstats.finetune.data, "
             "seedstats.finetune.metrics, seedstats.finetune.recipes; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -349,7 +349,7 @@ def test_cli_options_below_load_task_minimum_are_rejected_up_front(tmp_path):
     # --max-train 1 used to pass the CLI's check and fail inside the trial with a traceback
     import argparse
 
-    from seedstats.finetune.cli import add_arguments, spec_from_args
+    from seedstats.cli.finetune import add_arguments, spec_from_args
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

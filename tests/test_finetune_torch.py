@@ -16,7 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from seedstats.data.ingest import IngestOptions, ingest  # noqa: E402
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest  # noqa: E402
 from seedstats.finetune import grid as ftgrid  # noqa: E402
 from seedstats.finetune import train as fttrain  # noqa: E402
 from seedstats.finetune.model import head_weights, init_head, load_model  # noqa: E402
@@ -134,7 +135,7 @@ def test_log_ingests_as_one_complete_trial_with_every_evaluation(trials):
 
 
 def test_rawlog_layout_ingests_to_the_same_values(trials):
-    rawlog = pytest.importorskip("seedstats.data.rawlog")
+    rawlog = pytest.importorskip("seedstats.data.formats.rawlog")
     res = trials["a"]
     text = res.rawlog.read_text()
     assert "np.float64" not in text and text.startswith("=" * 80 + "\nfinal results\n")

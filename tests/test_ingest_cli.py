@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import pytest
+from test_release import assert_same_tables, make_dataset
 
 from seedstats.cli import main
-from seedstats.data import jsonl, rawlog, release
-from seedstats.data.dataset import load
-
-from test_release import assert_same_tables, make_dataset
+from seedstats.data.embedded import load
+from seedstats.data.formats import jsonl, rawlog, release
 
 
 def run(*args):

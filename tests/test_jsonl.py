@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
-
-from seedstats.data import jsonl
-from seedstats.data.ingest import IngestOptions, ingest
-from seedstats.errors import DataError, ParseError
-
 from test_release import assert_same_tables, make_dataset
+
+from seedstats.data.formats import jsonl
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
+from seedstats.errors import DataError, ParseError
 
 HEADER = dict(task="rte", wi_seed=12, do_seed=3, metric="acc", metrics=["loss", "acc"],
               baseline=0.53, steps_per_epoch=156, n_epochs=3, n_steps=468,

@@ -23,7 +23,7 @@ from seedstats.plots import (
     plot_seed_heatmap,
     plot_strategies,
 )
-from seedstats.plots.style import RC, style, SCENARIO_COLORS, metric_label, task_title
+from seedstats.plots.style import RC, SCENARIO_COLORS, metric_label, style, task_title
 
 
 def new_ax():

@@ -5,13 +5,13 @@ import re
 
 import numpy as np
 import pytest
-
-from seedstats.data import rawlog
-from seedstats.data.ingest import IngestOptions, ingest
-from seedstats.data.tables import TrialRecord
-from seedstats.errors import DataError, ParseError
-
 from test_release import assert_same_tables, make_dataset
+
+from seedstats.data.formats import rawlog
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
+from seedstats.data.records import TrialRecord
+from seedstats.errors import DataError, ParseError
 
 TS = "2019-11-02T17:03:11.123456Z "
 

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seedstats.data import release, schema
+from seedstats.data import schema
 from seedstats.data.dataset import Dataset
-from seedstats.data.ingest import IngestOptions, ingest
-from seedstats.data.tables import Curve, TrialRecord, build_tables
+from seedstats.data.formats import release
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError, ParseError
-
 
 # --- helpers shared with test_rawlog / test_jsonl / test_ingest_cli ------------------------
 

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from seedstats.data import replica, schema, store
+from seedstats.data import export, load, replica, schema, store
 from seedstats.data.dataset import Dataset
-from seedstats.data.replica import CLASS_COUNTS, build_replica, confusion_metrics
-from seedstats.data.tables import Curve, TrialRecord, build_tables
+from seedstats.data.records import Curve, TrialRecord, build_tables
+from seedstats.data.replica import CLASS_COUNTS, build_replica, cache, confusion_metrics
 
 TARGETS_FILE = Path(__file__).resolve().parents[1] / "data" / "replica_targets.csv"
 TARGETS = pd.read_csv(TARGETS_FILE, dtype={"task": str, "quantity": str, "check": str,
@@ -436,7 +436,7 @@ def _tiny() -> Dataset:
 
 
 def test_cache_dir_order(monkeypatch, tmp_path):
-    from seedstats._cache import cache_dir
+    from seedstats.cache import cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SEEDSTATS_CACHE", raising=False)
@@ -449,7 +449,7 @@ def test_cache_dir_order(monkeypatch, tmp_path):
     # Not writable (a file is in the way, which stops root too): a temporary directory.
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "file" / "sub"))
-    monkeypatch.setattr(replica.tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setattr(cache.tempfile, "tempdir", str(tmp_path / "tmp"))
     got = cache_dir()
     assert got.parent == tmp_path / "tmp" and got.name.startswith("seedstats-cache-")
     assert got.is_dir()
@@ -458,12 +458,12 @@ def test_cache_dir_order(monkeypatch, tmp_path):
 def test_replica_path_builds_once_then_reuses(monkeypatch, tmp_path):
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
     calls = []
-    monkeypatch.setattr(replica, "build_replica", lambda: calls.append(1) or _tiny())
-    p = replica.replica_path()
+    monkeypatch.setattr(cache, "build_replica", lambda: calls.append(1) or _tiny())
+    p = cache.replica_path()
     assert p.parent == tmp_path and store.is_dataset(p)
-    assert p.name.startswith(f"replica-v{replica.REPLICA_VERSION}-"
+    assert p.name.startswith(f"replica-v{cache.REPLICA_VERSION}-"
                              f"schema{schema.SCHEMA_VERSION}-")
-    assert replica.replica_path() == p and len(calls) == 1
+    assert cache.replica_path() == p and len(calls) == 1
     assert sorted(x.name for x in tmp_path.iterdir()) == [p.name]  # no staging left behind
     import seedstats
 
@@ -483,10 +483,10 @@ def test_replica_path_uses_a_copy_another_process_finished(monkeypatch, tmp_path
         other.save(target)
         return ours
 
-    name = replica._fingerprint()
-    final.append(f"replica-v{replica.REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-{name}")
-    monkeypatch.setattr(replica, "build_replica", racing_build)
-    p = replica.replica_path()
+    name = cache._fingerprint()
+    final.append(f"replica-v{cache.REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-{name}")
+    monkeypatch.setattr(cache, "build_replica", racing_build)
+    p = cache.replica_path()
     assert p == tmp_path / final[0]
     assert store.read_dataset(p)[3]["winner"] == "other"
     assert sorted(x.name for x in tmp_path.iterdir()) == [p.name]
@@ -509,16 +509,16 @@ def test_replica_path_removes_entries_of_other_sources(monkeypatch, tmp_path):
     import time
 
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
-    monkeypatch.setattr(replica, "build_replica", _tiny)
-    ours = replica._fingerprint()
+    monkeypatch.setattr(cache, "build_replica", _tiny)
+    ours = cache._fingerprint()
     old = [_entry(tmp_path, "0123456789"), _entry(tmp_path, "abcdefabcd", version=0)]
     fresh = _entry(tmp_path, "fedcba9876", age=5.0)        # another process just wrote it
-    same = _entry(tmp_path, ours, version=replica.REPLICA_VERSION + 1)   # our source
+    same = _entry(tmp_path, ours, version=cache.REPLICA_VERSION + 1)   # our source
     building = tmp_path / ".replica-v9-schema1-0000000000.build-xyz"     # a build under way
     (building / "ds").mkdir(parents=True)
     crashed = tmp_path / ".replica-v1-schema1-1111111111.build-abc"      # a build that died
     crashed.mkdir()
-    t = time.time() - 2 * replica.STALE_BUILD_S
+    t = time.time() - 2 * cache.STALE_BUILD_S
     os.utime(crashed, (t, t))
     trash = tmp_path / ".replica-v1-schema1-2222222222.trash-1-ab"       # interrupted prune
     (trash / "x").mkdir(parents=True)
@@ -528,7 +528,7 @@ def test_replica_path_removes_entries_of_other_sources(monkeypatch, tmp_path):
         os.utime(d, (t, t))
     (tmp_path / "replica-v1-schema1-3333333333").write_text("a file, not an entry")
 
-    p = replica.replica_path()
+    p = cache.replica_path()
     assert store.is_dataset(p)
     left = sorted(x.name for x in tmp_path.iterdir())
     assert left == sorted([p.name, fresh.name, same.name, building.name,
@@ -536,57 +536,57 @@ def test_replica_path_removes_entries_of_other_sources(monkeypatch, tmp_path):
     assert not any(d.exists() for d in old) and not crashed.exists() and not trash.exists()
     # Once a cache entry exists, using it prunes nothing (only writing one does).
     again = _entry(tmp_path, "4444444444")
-    assert replica.replica_path() == p and again.exists()
+    assert cache.replica_path() == p and again.exists()
 
 
 def test_an_entry_another_source_just_used_is_not_pruned(monkeypatch, tmp_path):
     # Built an hour ago by another source, and just loaded by a process running that source:
     # in use, so a build of ours must leave it (the grace counts from the last use).
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
-    monkeypatch.setattr(replica, "build_replica", _tiny)
-    theirs = _entry(tmp_path, "0123456789", version=replica.REPLICA_VERSION)
-    ours = replica._fingerprint()
-    monkeypatch.setattr(replica, "_fingerprint", lambda: "0123456789")
-    assert replica.replica_path() == theirs
-    monkeypatch.setattr(replica, "_fingerprint", lambda: ours)
-    p = replica.replica_path()
+    monkeypatch.setattr(cache, "build_replica", _tiny)
+    theirs = _entry(tmp_path, "0123456789", version=cache.REPLICA_VERSION)
+    ours = cache._fingerprint()
+    monkeypatch.setattr(cache, "_fingerprint", lambda: "0123456789")
+    assert cache.replica_path() == theirs
+    monkeypatch.setattr(cache, "_fingerprint", lambda: ours)
+    p = cache.replica_path()
     assert p != theirs and store.is_dataset(p) and store.is_dataset(theirs)
 
 
 def test_prune_is_safe_when_processes_race(monkeypatch, tmp_path):
     # Another process renamed the stale entry away (or deleted it) first: ignored.
     stale = _entry(tmp_path, "0123456789")
-    keep = f"replica-v{replica.REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-aaaaaaaaaa"
-    real_rename = replica.os.rename
+    keep = f"replica-v{cache.REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-aaaaaaaaaa"
+    real_rename = cache.os.rename
 
     def racing_rename(src, dst):
         if Path(src) == stale:
             raise FileNotFoundError(src)
         return real_rename(src, dst)
 
-    monkeypatch.setattr(replica.os, "rename", racing_rename)
-    assert replica._prune_stale(tmp_path, keep) == []
+    monkeypatch.setattr(cache.os, "rename", racing_rename)
+    assert cache._prune_stale(tmp_path, keep) == []
     assert stale.exists()
-    monkeypatch.setattr(replica.os, "rename", real_rename)
+    monkeypatch.setattr(cache.os, "rename", real_rename)
     # The entry just written is never removed, whatever its age; a missing root is no error.
-    mine = _entry(tmp_path, "aaaaaaaaaa", version=replica.REPLICA_VERSION)
-    assert replica._prune_stale(tmp_path, mine.name) == [stale.name]
+    mine = _entry(tmp_path, "aaaaaaaaaa", version=cache.REPLICA_VERSION)
+    assert cache._prune_stale(tmp_path, mine.name) == [stale.name]
     assert mine.exists() and not stale.exists()
     assert sorted(x.name for x in tmp_path.iterdir()) == [mine.name]
-    assert replica._prune_stale(tmp_path / "missing", keep) == []
+    assert cache._prune_stale(tmp_path / "missing", keep) == []
 
 
 def test_write_replica_parquet_and_bad_format(monkeypatch, tmp_path):
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(replica, "build_replica", _tiny)
-    out = replica.write_replica(tmp_path / "out")
+    monkeypatch.setattr(cache, "build_replica", _tiny)
+    out = export(load(), tmp_path / "out")
     assert store.is_dataset(out)
     got = store.read_dataset(out)
     pd.testing.assert_frame_equal(got[0], _tiny().trials)
     assert got[3]["synthetic"] is True
     with pytest.raises(ValueError, match="format: expected one of parquet, release, rawlog, "
                                          "got 'csv'"):
-        replica.write_replica(tmp_path / "x", format="csv")
+        export(load(), tmp_path / "x", format="csv")
 
 
 # --- full-scale round trips (slow) ---------------------------------------------------------
@@ -610,7 +610,7 @@ def _assert_same_tables(a: Dataset, b: Dataset):
 @pytest.fixture
 def cached_replica(ds, monkeypatch, tmp_path):
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(replica, "build_replica", lambda: ds)
+    monkeypatch.setattr(cache, "build_replica", lambda: ds)
     return ds
 
 
@@ -618,7 +618,7 @@ def cached_replica(ds, monkeypatch, tmp_path):
 def test_round_trip_release_pickle(cached_replica, tmp_path):
     from seedstats.data.ingest import ingest
 
-    path = replica.write_replica(tmp_path / "rel.pkl", format="release")
+    path = export(load(), tmp_path / "rel.pkl", format="release")
     back, rep = ingest(path, format="release")
     _assert_same_tables(cached_replica, back)
     assert rep.per_task["trials"].sum() == 2100
@@ -629,7 +629,7 @@ def test_round_trip_release_pickle(cached_replica, tmp_path):
 def test_round_trip_raw_logs(cached_replica, tmp_path):
     from seedstats.data.ingest import ingest
 
-    path = replica.write_replica(tmp_path / "raw", format="rawlog")
+    path = export(load(), tmp_path / "raw", format="rawlog")
     assert len(list(path.iterdir())) == 2100
     back, rep = ingest(path, format="rawlog")
     _assert_same_tables(cached_replica, back)

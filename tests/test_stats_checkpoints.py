@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.schema import TASKS
-from seedstats.data.tables import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
 from seedstats.stats.checkpoints import best_so_far, checkpoint_correlations
 

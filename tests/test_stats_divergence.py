@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from seedstats.data import schema
-from seedstats.data.tables import Curve, TrialRecord, build_tables
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
 from seedstats.stats.divergence import early_detection, failure_rates, failure_threshold
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from seedstats.data.tables import Curve, TrialRecord, build_tables
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
 from seedstats.stats.globalseeds import global_seeds, wi_ranks
 

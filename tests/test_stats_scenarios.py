@@ -6,12 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.schema import TASKS
-from seedstats.data.tables import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
 from seedstats.stats.expected_max import expected_max
-from seedstats.stats.scenarios import (expected_max_scenarios, scenario_evaluations,
-                                       scenario_scores)
+from seedstats.stats.scenarios import (
+    expected_max_scenarios,
+    scenario_evaluations,
+    scenario_scores,
+)
 
 
 def make(task, curves, finals, steps=None, complete=None, spe=None):

@@ -14,9 +14,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from seedstats.data.tables import Curve, TrialRecord, build_tables, score_grid
-from seedstats.stats.seeds import (best_worst_anova, per_seed_sd, seed_permutation_test,
-                                   seed_sd_summary, variance_components)
+from seedstats.data.dataset import score_grid
+from seedstats.data.records import Curve, TrialRecord, build_tables
+from seedstats.stats.seeds import (
+    best_worst_anova,
+    per_seed_sd,
+    seed_permutation_test,
+    seed_sd_summary,
+    variance_components,
+)
 
 
 def grid_df(Y, wi=None, do=None):

@@ -10,12 +10,13 @@ import pytest
 
 import seedstats
 from seedstats.cli import main
-from seedstats.data.dataset import Dataset
+from seedstats.data.dataset import Dataset, score_grid
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.schema import TASKS
-from seedstats.data.tables import Curve, TrialRecord, build_tables, score_grid
+from seedstats.figures.tables import to_markdown, write_tables
 from seedstats.stats import paper
 from seedstats.stats.seeds import best_worst_anova, seed_sd_summary, variance_components
-from seedstats.stats.tables import TABLES, compute_tables, to_markdown, write_tables
+from seedstats.stats.tables import TABLES, compute_tables
 
 PAPER_TEXT = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "001_94ad7669a07bbbad.txt"
 

@@ -6,12 +6,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_release import make_dataset
 
 from seedstats.data import schema, store
-from seedstats.data.dataset import Dataset, load
+from seedstats.data.dataset import Dataset
+from seedstats.data.embedded import load
 from seedstats.errors import DataError
-
-from test_release import make_dataset
 
 TABLES = {"trials": schema.TRIALS_COLUMNS, "evals": schema.EVALS_COLUMNS,
           "train_loss": schema.TRAIN_LOSS_COLUMNS}

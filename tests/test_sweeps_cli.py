@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from seedstats.data.dataset import load
-from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.data.embedded import load
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
 
 
 def run_cli(*args, cwd):

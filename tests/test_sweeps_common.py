@@ -1,4 +1,4 @@
-"""Shared rules of the sweep loaders (seedstats.data._seeds): seeds, keys, phases, steps."""
+"""Shared rules of the sweep loaders (seedstats.data.formats.sweeps): seeds, keys, phases, steps."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import json
 import numpy as np
 import pytest
 
-from seedstats.data import _seeds
-from seedstats.data._seeds import (Identity, Resolver, SeedPattern, Series, assemble,
-                                   infer_steps_per_epoch, normalize_task, split_keys)
-from seedstats.data.ingest import IngestOptions
-from seedstats.data.tables import build_tables
+from seedstats.data.formats import sweeps as _seeds
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.formats.sweeps import (
+    Identity,
+    Resolver,
+    SeedPattern,
+    Series,
+    assemble,
+    infer_steps_per_epoch,
+    normalize_task,
+    split_keys,
+)
+from seedstats.data.records import build_tables
 from seedstats.errors import DataError, ParseError
-
 
 # --- --seeds-from patterns -----------------------------------------------------------------
 
@@ -265,7 +272,7 @@ def test_ingest_unknown_option_names_it_and_the_valid_ones(hf_sweep):
 
 
 @pytest.mark.parametrize("options, message", [
-    ("task=rte", "options: expected seedstats.data.ingest.IngestOptions(...) or a dict of its "
+    ("task=rte", "options: expected seedstats.data.formats.base.IngestOptions(...) or a dict of its "
                  "fields (skip_bad, task, metric, baseline, seeds_from, mapping), got str"),
     ({"skip_bad": "yes"}, "option skip_bad (--skip-bad): expected True or False, got 'yes'"),
     ({"baseline": "0.5"}, "option baseline (--baseline): expected a finite number or None, "

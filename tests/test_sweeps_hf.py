@@ -1,4 +1,4 @@
-"""Hugging Face Trainer output (seedstats.data.hf_trainer), checked value by value.
+"""Hugging Face Trainer output (seedstats.data.formats.hf_trainer), checked value by value.
 
 The fixtures are written as the Trainer writes them: ``TrainerState.save_to_json`` is
 ``json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\\n"`` over the fields of
@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seedstats.data.hf_trainer import detect, find_runs, read
-from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.formats.hf_trainer import detect, find_runs, read
+from seedstats.data.ingest import ingest
 from seedstats.errors import DataError, ParseError
 
 

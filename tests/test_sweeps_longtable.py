@@ -1,4 +1,4 @@
-"""Long tables (seedstats.data.longtable): one row per (run, step, metric, value)."""
+"""Long tables (seedstats.data.formats.longtable): one row per (run, step, metric, value)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seedstats.data import longtable
-from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.data.formats import longtable
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
 from seedstats.errors import DataError, ParseError
 
 

@@ -1,4 +1,4 @@
-"""MLflow file store and SQLite database (seedstats.data.mlflow), laid out as MLflow does.
+"""MLflow file store and SQLite database (seedstats.data.formats.mlflow), laid out as MLflow does.
 
 File store (``mlflow/store/tracking/file_store.py``): ``<root>/<exp>/meta.yaml``,
 ``<root>/<exp>/<run>/meta.yaml`` (``yaml.safe_dump`` of the run info, sorted keys, ``status``
@@ -17,8 +17,9 @@ import sqlite3
 import numpy as np
 import pytest
 
-from seedstats.data import mlflow as mlf
-from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.data.formats import mlflow as mlf
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
 from seedstats.errors import ParseError
 
 STATUS_NUM = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}

@@ -1,4 +1,4 @@
-"""The follow-up study's logs (seedstats.data.mosbach), written as its script writes them.
+"""The follow-up study's logs (seedstats.data.formats.mosbach), written as its script writes them.
 
 ``examples/bert_stable_fine_tuning/run_finetuning.py`` of uds-lsv/bert-stable-fine-tuning:
 ``train_results.tsv`` gets the header ``global_step\\tloss\\tlearning_rate`` (opened in append
@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seedstats.data import mosbach
-from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.data.formats import mosbach
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
 from seedstats.errors import ParseError
 
 SPE, EPOCHS, EVAL_EVERY, LOG_EVERY = 156, 3, 52, 10  # RTE, batch 16 (the study's config)

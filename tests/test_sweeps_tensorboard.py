@@ -1,4 +1,4 @@
-"""TensorBoard event files (seedstats.data.tensorboard), written by TensorBoard's own writers.
+"""TensorBoard event files (seedstats.data.formats.tensorboard), written by TensorBoard's own writers.
 
 Two writers: ``tensorboard.summary.writer.event_file_writer.EventFileWriter`` with
 ``simple_value`` summaries and text summaries exactly as PyTorch's ``SummaryWriter`` builds them
@@ -16,14 +16,19 @@ import pytest
 
 pytest.importorskip("tensorboard")
 
-from tensorboard.compat.proto import (event_pb2, summary_pb2, tensor_pb2,  # noqa: E402
-                                       tensor_shape_pb2)
+from tensorboard.compat.proto import (  # noqa: E402
+    event_pb2,
+    summary_pb2,
+    tensor_pb2,
+    tensor_shape_pb2,
+)
 from tensorboard.plugins.text import plugin_data_pb2  # noqa: E402
 from tensorboard.summary import Writer  # noqa: E402
 from tensorboard.summary.writer.event_file_writer import EventFileWriter  # noqa: E402
 
-from seedstats.data import tensorboard as tb  # noqa: E402
-from seedstats.data.ingest import IngestOptions, ingest  # noqa: E402
+from seedstats.data.formats import tensorboard as tb  # noqa: E402
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest  # noqa: E402
 from seedstats.errors import ParseError  # noqa: E402
 
 f32 = np.float32
@@ -124,7 +129,9 @@ def check(ds, tid, truth, complete=True):
 
 
 def test_crc32c_against_known_value_and_tensorboards_own():
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as ref
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import (
+        masked_crc32c as ref,
+    )
 
     assert tb.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
     rng = np.random.default_rng(0)

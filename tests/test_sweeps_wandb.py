@@ -1,4 +1,4 @@
-"""Weights & Biases exports (seedstats.data.wandb): run-history Parquet and scan_history CSV.
+"""Weights & Biases exports (seedstats.data.formats.wandb): run-history Parquet and scan_history CSV.
 
 Rows are what the Trainer's ``WandbCallback.on_log`` logs: ``{**rewrite_logs(logs),
 "train/global_step": state.global_step}`` (the end-of-training scalars go to the summary, so its
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seedstats.data import wandb as wb
-from seedstats.data.ingest import IngestOptions, ingest
+from seedstats.data.formats import wandb as wb
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.ingest import ingest
 from seedstats.errors import ParseError
 
 

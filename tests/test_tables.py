@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from seedstats.data import schema
-from seedstats.data.tables import Curve, TrialRecord, build_tables, eval_matrix, score_grid
+from seedstats.data.dataset import eval_matrix, score_grid
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
-
 
 
 def rec(task="rte", wi=1, do=1, seed=None, during=(0.6, 0.8, 0.7), after=0.7, before=0.5,

@@ -1,1 +1,36 @@
-"""Loaders and writers: every source format to and from the normalized tables."""
+"""The data layer: every source converges on three normalized tables (``DESIGN.md``).
+
+The core (no module of it imports a format, the replica or :mod:`~seedstats.data.ingest`):
+
+- :mod:`~seedstats.data.schema`: columns, dtypes, the paper's task metadata;
+- :mod:`~seedstats.data.records`: per-trial records and :func:`build_tables`;
+- :mod:`~seedstats.data.dataset`: :class:`Dataset` and its views (score grids, eval matrices);
+- :mod:`~seedstats.data.store`: Parquet read/write and the atomic writers;
+- :mod:`~seedstats.data.info`: what a dataset holds, per task.
+
+Around it: :mod:`~seedstats.data.formats` (one module per source format),
+:mod:`~seedstats.data.replica` (the synthetic replica), :mod:`~seedstats.data.ingest` (the one
+module that names every format) and :mod:`~seedstats.data.embedded` (:func:`load`).
+"""
+
+from seedstats.data.dataset import Dataset, eval_matrix, score_grid
+from seedstats.data.embedded import load
+from seedstats.data.formats.base import IngestOptions, ReadResult
+from seedstats.data.info import summarize
+from seedstats.data.ingest import (
+    EXPORT_FORMATS,
+    FORMATS,
+    IngestReport,
+    detect_format,
+    export,
+    ingest,
+)
+from seedstats.data.records import Curve, TrialRecord, build_tables
+from seedstats.data.schema import TASKS, TaskInfo, task_info, trial_id
+
+__all__ = [
+    "load", "ingest", "export", "Dataset", "TASKS",
+    "FORMATS", "EXPORT_FORMATS", "IngestOptions", "IngestReport", "ReadResult", "detect_format",
+    "Curve", "TrialRecord", "build_tables", "score_grid", "eval_matrix", "summarize",
+    "TaskInfo", "task_info", "trial_id",
+]

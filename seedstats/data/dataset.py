@@ -1,4 +1,4 @@
-"""The in-memory dataset: the three normalized tables and their metadata."""
+"""The in-memory dataset: the three normalized tables, their metadata and their views."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from seedstats.data import schema, store
-from seedstats.data.tables import eval_matrix, score_grid
+from seedstats.errors import DataError
 
-__all__ = ["Dataset", "load"]
+__all__ = ["Dataset", "score_grid", "eval_matrix"]
 
 
 @dataclass
@@ -50,11 +50,11 @@ class Dataset:
         return bool(self.meta.get("synthetic", False))
 
     def grid(self, task: str, value: str = "after") -> pd.DataFrame:
-        """WI x DO grid of one task's scores: see :func:`seedstats.data.tables.score_grid`."""
+        """WI x DO grid of one task's scores: see :func:`score_grid`."""
         return score_grid(self.trials, task, value)
 
     def curves(self, task: str, metric: str | None = None, steps=None) -> pd.DataFrame:
-        """Trials x steps matrix of ``"during"`` evaluations: see :func:`~seedstats.data.tables.eval_matrix`."""
+        """Trials x steps matrix of ``"during"`` evaluations: see :func:`eval_matrix`."""
         return eval_matrix(self.evals, task, metric, steps)
 
     def save(self, path) -> Path:
@@ -67,28 +67,68 @@ class Dataset:
                 f"{len(self.train_loss)} loss steps; tasks {', '.join(self.tasks)}>")
 
 
-def load(path=None) -> Dataset:
-    """Load a normalized dataset; ``path=None`` loads the embedded synthetic replica.
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        A directory written by ``seedstats ingest`` or ``seedstats replica``.
+def score_grid(trials: pd.DataFrame, task: str, value: str = "after") -> pd.DataFrame:
+    """The WI x DO grid of one task's scores (Figure 2 of the paper).
 
     Returns
     -------
-    Dataset
-        With ``.trials``, ``.evals``, ``.train_loss`` (DataFrames) and ``.meta``.
+    DataFrame
+        Index ``wi_seed``, columns ``do_seed``, cells the ``value`` column of ``trials``
+        (``after`` by default); missing combinations are NaN.
 
-    Examples
-    --------
-    >>> import seedstats
-    >>> ds = seedstats.load()  # doctest: +SKIP
-    >>> ds.trials.groupby("task", observed=True).size()  # doctest: +SKIP
+    Raises
+    ------
+    DataError
+        The task has no trials, its trials carry no separate WI and DO seeds, or
+        several trials share one (WI, DO) cell.
     """
-    if path is None:
-        from seedstats.data.replica import replica_path
+    t = trials[trials["task"] == task]
+    if t.empty:
+        raise DataError(f"no trials for task {task!r}; tasks present: "
+                        f"{sorted(map(str, trials['task'].unique()))}")
+    if t["wi_seed"].isna().any() or t["do_seed"].isna().any():
+        raise DataError(f"task {task!r}: this analysis needs a WI x DO seed grid, but some "
+                        "trials carry no separate wi_seed/do_seed")
+    dup = t.duplicated(["wi_seed", "do_seed"])
+    if dup.any():
+        row = t[dup].iloc[0]
+        raise DataError(f"task {task!r}: several trials share WI {row['wi_seed']} and DO "
+                        f"{row['do_seed']} (e.g. {row['trial_id']}); the WI x DO grid needs "
+                        "one trial per cell")
+    g = t.pivot(index="wi_seed", columns="do_seed", values=value)
+    g.index = g.index.astype(int)
+    g.columns = g.columns.astype(int)
+    return g.sort_index().sort_index(axis=1)
 
-        path = replica_path()
-    trials, evals, train_loss, meta = store.read_dataset(path)
-    return Dataset(trials, evals, train_loss, meta, Path(path))
+
+def eval_matrix(evals: pd.DataFrame, task: str, metric: str | None = None,
+                steps=None, phase: str = "during") -> pd.DataFrame:
+    """Validation curves of one task as a trials x steps matrix.
+
+    Parameters
+    ----------
+    evals : DataFrame
+        The ``evals`` table.
+    task : str
+    metric : str, optional
+        Default: the task's headline metric (Table 2).
+    steps : sequence of int, optional
+        Keep only these steps (in this order); a trial that lacks one gets NaN there.
+    phase : str
+        ``"during"`` by default.
+
+    Returns
+    -------
+    DataFrame
+        Index ``trial_id``, columns ``step``, values ``value``.
+    """
+    metric = metric or schema.task_info(task).metric
+    e = evals[(evals["task"] == task) & (evals["metric"] == metric) & (evals["phase"] == phase)]
+    if e.empty:
+        raise DataError(f"no {phase!r} evaluations of metric {metric!r} for task {task!r}")
+    m = e.pivot_table(index="trial_id", columns="step", values="value", aggfunc="last",
+                      observed=True, dropna=False)
+    m.index = m.index.astype(str)
+    if steps is not None:
+        m = m.reindex(columns=list(steps))
+    return m

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
 __all__ = ["summarize"]
 
 

@@ -1,15 +1,11 @@
-"""``seedstats ingest``: turn any supported source into a normalized dataset.
+"""``seedstats ingest`` and ``seedstats replica``: any supported source to a normalized
+dataset, and a dataset back to the layouts seedstats reads.
 
-Each source format is one module of :mod:`seedstats.data` exposing
-
-``detect(path: Path) -> bool``
-    Whether ``path`` looks like this format (cheap: names and first bytes).
-``read(path: Path, opts: IngestOptions) -> ReadResult``
-    The trial records, and the files skipped under ``--skip-bad``.
-
-:func:`ingest` picks the format, reads, builds the tables with
-:func:`seedstats.data.tables.build_tables` and returns the dataset with a report
-whose counts equal what was read.
+The one module that names every source format (:data:`FORMATS`); each is a module of
+:mod:`seedstats.data.formats` implementing the protocol of
+:mod:`seedstats.data.formats.base`. :func:`ingest` picks the format, reads, builds the
+tables with :func:`seedstats.data.records.build_tables` and returns the dataset with a
+report whose counts equal what was read; :func:`export` writes one.
 """
 
 from __future__ import annotations
@@ -21,67 +17,32 @@ import math
 import numbers
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from seedstats.data.dataset import Dataset
-from seedstats.data.tables import TrialRecord, build_tables
-from seedstats.errors import DataError, ParseError, SeedstatsError
+from seedstats.data.formats import rawlog, release
+from seedstats.data.formats.base import IngestOptions
+from seedstats.data.records import build_tables
+from seedstats.errors import DataError, SeedstatsError
 
-__all__ = ["FORMATS", "IngestOptions", "ReadResult", "IngestReport", "ingest", "detect_format",
-           "report", "parse_error_or_skip", "read_each"]
+__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "ingest", "detect_format", "report",
+           "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
-    "release": "seedstats.data.release",
-    "rawlog": "seedstats.data.rawlog",
-    "jsonl": "seedstats.data.jsonl",
-    "hf": "seedstats.data.hf_trainer",
-    "tensorboard": "seedstats.data.tensorboard",
-    "mlflow": "seedstats.data.mlflow",
-    "wandb": "seedstats.data.wandb",
-    "mosbach": "seedstats.data.mosbach",
-    "table": "seedstats.data.longtable",
+    "release": "seedstats.data.formats.release",
+    "rawlog": "seedstats.data.formats.rawlog",
+    "jsonl": "seedstats.data.formats.jsonl",
+    "hf": "seedstats.data.formats.hf_trainer",
+    "tensorboard": "seedstats.data.formats.tensorboard",
+    "mlflow": "seedstats.data.formats.mlflow",
+    "wandb": "seedstats.data.formats.wandb",
+    "mosbach": "seedstats.data.formats.mosbach",
+    "table": "seedstats.data.formats.longtable",
 }
-
-
-@dataclass
-class IngestOptions:
-    """Options shared by every reader (each uses those that apply to it).
-
-    Attributes
-    ----------
-    skip_bad : bool
-        Skip malformed files (listed in the report) instead of stopping at the first.
-    task : str, optional
-        Task name when the source does not record it.
-    metric : str, optional
-        Headline metric when it cannot be inferred (e.g. ``eval_accuracy``).
-    baseline : float, optional
-        Majority baseline for the failed-run verdict when the task is not a paper task.
-    seeds_from : str, optional
-        Path pattern with ``{wi}``, ``{do}`` or ``{seed}`` fields to read seeds from.
-    mapping : dict, optional
-        Column mapping for long tables (``run=trial,step=global_step,...``).
-    """
-
-    skip_bad: bool = False
-    task: str | None = None
-    metric: str | None = None
-    baseline: float | None = None
-    seeds_from: str | None = None
-    mapping: dict = field(default_factory=dict)
-
-
-@dataclass
-class ReadResult:
-    """What a reader returns: records, files skipped (path, reason) and notes."""
-
-    records: list[TrialRecord]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -204,7 +165,7 @@ def _as_options(options) -> IngestOptions:
         values = {n: getattr(options, n) for n in names}
     else:
         raise _ArgumentTypeError(
-            "options: expected seedstats.data.ingest.IngestOptions(...) or a dict of its "
+            "options: expected seedstats.data.formats.base.IngestOptions(...) or a dict of its "
             f"fields ({', '.join(names)}), got {type(options).__name__}")
     for name, value in values.items():
         if not _option_ok(name, value):
@@ -273,28 +234,41 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
     return ds, report(ds, result.skipped, result.notes)
 
 
-def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):
-    """Run ``fn()``; on a :class:`ParseError` skip ``path`` under ``--skip-bad``, else raise.
 
-    Returns ``fn()``'s value, or None when the file was skipped.
+
+#: Layouts :func:`export` writes.
+EXPORT_FORMATS = ("parquet", "release", "rawlog")
+
+
+def export(ds: Dataset, out, format: str = "parquet") -> Path:
+    """Write a dataset to ``out`` in one of the layouts seedstats reads back.
+
+    Parameters
+    ----------
+    ds : Dataset
+        For example :func:`seedstats.load` ``()``, the synthetic replica (``seedstats replica``).
+    out : str or Path
+        Target: a directory (``parquet``, ``rawlog``) or a file (``release``).
+    format : {"parquet", "release", "rawlog"}
+        ``parquet``: a normalized dataset (the same tables as ``seedstats ingest``);
+        ``release``: the released pickle layout (``reference/paper-facts.md``);
+        ``rawlog``: one text log per trial, the authors' layout.
+
+    Returns
+    -------
+    Path
+        What was written.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``format``.
     """
-    try:
-        return fn()
-    except ParseError as exc:
-        if not opts.skip_bad:
-            raise
-        result.skipped.append((str(path), str(exc)))
-        return None
-
-
-def read_each(files, opts: IngestOptions, read_file) -> ReadResult:
-    """Read one trial per file with ``read_file(path, opts)``, honouring ``--skip-bad``."""
-    from seedstats.data.release import gc_paused
-
-    result = ReadResult([])
-    with gc_paused():
-        for f in files:
-            rec = parse_error_or_skip(opts, result, f, lambda f=f: read_file(f, opts))
-            if rec is not None:
-                result.records.append(rec)
-    return result
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+    out = Path(out)
+    if format == "parquet":
+        return ds.save(out)
+    if format == "release":
+        return Path(release.write_release(ds, out))
+    return Path(rawlog.write_rawlogs(ds, out))

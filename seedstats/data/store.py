@@ -18,7 +18,8 @@ import pandas as pd
 from seedstats.data import schema
 from seedstats.errors import DataError
 
-__all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset", "writing_directory"]
+__all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset", "writing_directory",
+           "writing_file"]
 
 META_FILE = "dataset.json"
 
@@ -105,6 +106,23 @@ def writing_directory(directory, name: str = "directory", overwrite: bool = Fals
             os.replace(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def writing_file(path):
+    """Context manager for writers of one file: write the yielded temporary path, then swap in.
+
+    The temporary file sits beside ``path`` (same file system, hidden name); on success it
+    replaces ``path`` atomically, on failure it is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -37,10 +37,18 @@ Examples
 from seedstats.earlystop.curves import CurveSet, as_curves
 from seedstats.earlystop.exact import expected_best_all_p, expected_best_exact
 from seedstats.earlystop.grid import feasible_assignments
-from seedstats.earlystop.halving import hyperband, halving_search, successive_halving
-from seedstats.earlystop.montecarlo import (expected_best_mc, expected_best_mc_tasks,
-                                            paired_difference, simulate)
-from seedstats.earlystop.search import best_per_budget, budget_search, budget_search_tasks
+from seedstats.earlystop.halving import halving_search, hyperband, successive_halving
+from seedstats.earlystop.montecarlo import (
+                                            expected_best_mc,
+                                            expected_best_mc_tasks,
+                                            paired_difference,
+                                            simulate,
+)
+from seedstats.earlystop.search import (
+                                            best_per_budget,
+                                            budget_search,
+                                            budget_search_tasks,
+)
 
 __all__ = [
     "CurveSet",

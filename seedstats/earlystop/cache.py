@@ -24,6 +24,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from seedstats.cache import cache_dir as root
 
 __all__ = ["cache_dir", "cache_key", "code_fingerprint", "load_entry", "store_entry"]
 
@@ -35,8 +38,6 @@ _SOURCES = ("curves.py", "grid.py", "exact.py", "montecarlo.py", "sampling.py", 
 
 def cache_dir() -> Path:
     """The default cache directory (see the module docstring); created when missing."""
-    from seedstats._cache import cache_dir as root
-
     return root("earlystop")
 
 
@@ -81,8 +82,6 @@ def _root(cache) -> Path | None:
 
 def load_entry(cache, key: str):
     """``(assignments, best, meta)`` of a cached entry, or ``None`` when absent or unreadable."""
-    import pandas as pd
-
     root = _root(cache)
     if root is None:
         return None

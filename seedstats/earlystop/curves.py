@@ -27,7 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from seedstats.data import schema
 from seedstats.errors import DataError
 
 __all__ = ["CurveSet", "as_curves", "pick_steps", "MISSING"]
@@ -58,7 +60,6 @@ class CurveSet:
     dropped : tuple of str
         Trials removed under ``missing="drop"`` (empty otherwise).
     """
-
     values: np.ndarray
     trial_ids: tuple = ()
     task: str | None = None
@@ -162,8 +163,6 @@ def _int_or_none(col):
 
 
 def _from_dataset(ds, task, n_points, metric, missing) -> CurveSet:
-    from seedstats.data import schema
-
     if task is None:
         tasks = ds.tasks
         if len(tasks) != 1:
@@ -248,7 +247,6 @@ def as_curves(data, task: str | None = None, *, n_points: int = 30, metric: str 
         raise ValueError(f"n_points: expected at least 2 evaluation points, got {n_points}")
     if hasattr(data, "trials") and hasattr(data, "evals"):
         return _from_dataset(data, task, int(n_points), metric, missing)
-    import pandas as pd
 
     steps = None
     if isinstance(data, pd.DataFrame):

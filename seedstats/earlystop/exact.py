@@ -55,6 +55,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.earlystop.curves import as_curves
+from seedstats.stats import expected_max
+
 __all__ = ["TIES", "SAMPLINGS_EXACT", "rank_order", "expected_max_draws", "expected_best_all_p",
            "expected_best_exact", "EXACT_T_MAX"]
 
@@ -153,8 +156,6 @@ def expected_max_draws(values, t, *, replace: bool = True) -> np.ndarray:
     >>> expected_max_draws([0.0, 1.0], [1, 2], replace=False).tolist()
     [0.5, 1.0]
     """
-    from seedstats.stats.expected_max import _mean_sd
-
     x = np.sort(np.asarray(values, dtype=np.float64))
     tt = np.atleast_1d(np.asarray(t, dtype=np.int64))
     N = len(x)
@@ -164,13 +165,12 @@ def expected_max_draws(values, t, *, replace: bool = True) -> np.ndarray:
     if bad.any():
         raise ValueError(f"t: expected 1 <= t{' <= N' if not replace else ''}, "
                          f"got {tt[bad][0]}")
-    # The estimator of seedstats.stats.expected_max (one implementation for the package).
+    # The estimator of seedstats.stats (one implementation for the package).
     ut, inverse = np.unique(tt, return_inverse=True)
-    out = _mean_sd(x, ut.astype(np.float64), bool(replace), with_sd=False)[0][inverse]
-    return out.reshape(np.shape(t))
+    return expected_max(x, ut, replace=bool(replace))[inverse].reshape(np.shape(t))
 
 
-def _assignment_arrays(assignments):
+def assignment_arrays(assignments):
     """Columns ``t``, ``p``, ``k`` of ``assignments`` as int64 arrays, validated.
 
     Shared by the exact and the Monte Carlo estimators. Raises ``ValueError`` naming
@@ -297,8 +297,6 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
     >>> expected_best_all_p(curves, 2, 1).tolist()   # p = 0, 1, 2
     [0.5, 0.675, 0.825]
     """
-    from seedstats.earlystop.curves import as_curves
-
     cs = as_curves(curves)
     _check_sampling(sampling)
     if ties not in TIES:
@@ -344,15 +342,13 @@ def expected_best_exact(curves, assignments, *, ties: str = "index",
     >>> expected_best_exact([[0.2, 0.9], [0.6, 0.6]], a).round(4).tolist()
     [0.675, 0.5, 0.75]
     """
-    from seedstats.earlystop.curves import as_curves
-
     cs = as_curves(curves)
     _check_sampling(sampling)
     if ties not in TIES:
         raise ValueError(f"ties: expected one of {', '.join(TIES)}, got {ties!r}")
     replace = sampling == "with_replacement"
     N, K = cs.values.shape
-    tt, pp, kk = _assignment_arrays(assignments)
+    tt, pp, kk = assignment_arrays(assignments)
     if len(tt) and (tt.min() < 1 or tt.max() > EXACT_T_MAX):
         raise ValueError(f"assignments: t must lie in 1..{EXACT_T_MAX} for the exact estimator, "
                          f"got {tt.min()}..{tt.max()}")

@@ -28,6 +28,7 @@ Step accounting (``accounting="steps"``)
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["feasible_assignments", "ACCOUNTINGS", "ASSIGNMENT_COLUMNS"]
 
@@ -86,8 +87,6 @@ def feasible_assignments(max_budget: int = 30, *, n_points: int = 30, t_max: int
     >>> a[(a.budget == 20) & (a.t == 41) & (a.p == 11)][["k", "f"]].to_numpy().tolist()
     [[9.0, 0.3]]
     """
-    import pandas as pd
-
     max_budget = _posint("max_budget", max_budget)
     K = _posint("n_points", n_points, 2)
     t_max = _posint("t_max", t_max)

@@ -25,7 +25,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
+from seedstats.earlystop import cache as _cache
 from seedstats.earlystop.curves import as_curves
 from seedstats.earlystop.exact import TIES, rank_order
 from seedstats.earlystop.montecarlo import resolve_seed
@@ -336,10 +338,6 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
     >>> b[["budget", "eta", "min_k", "t", "rungs", "keep"]].to_dict("records")[0]["rungs"]
     '3,9,27'
     """
-    import pandas as pd
-
-    from seedstats.earlystop import cache as _cache
-
     cs = as_curves(curves)
     grid = _validate(cs, statistic, samples, sampling, ties)
     K = cs.n_points

@@ -40,8 +40,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 
-from seedstats.earlystop.exact import TIES, _assignment_arrays, rank_order
+from seedstats.earlystop.curves import as_curves
+from seedstats.earlystop.exact import TIES, assignment_arrays, rank_order
 from seedstats.earlystop.sampling import SAMPLINGS, draw_trials, max_trials, seed_grid
 
 __all__ = ["expected_best_mc", "expected_best_mc_tasks", "simulate", "paired_difference",
@@ -70,7 +72,6 @@ def stream(seed: int, sampling: str, t: int) -> np.random.Generator:
 
 class _Ctx:
     """Per-curves precomputation shared by all ``t``: orders and level tables per ``k``."""
-
     def __init__(self, values, ties):
         v = np.asarray(values, dtype=np.float64)
         self.N, self.K = v.shape
@@ -212,7 +213,6 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
 
 class _CsView:
     """The bits of a CurveSet that the samplers read (n_trials, seeds)."""
-
     def __init__(self, ctx):
         self.n_trials = ctx.N
         self.wi_seed = getattr(ctx, "wi_seed", None)
@@ -236,11 +236,9 @@ def _check_common(cs, samples, sampling, ties, n_jobs):
 
 
 def _prepare(curves, assignments, samples, sampling, ties, n_jobs):
-    from seedstats.earlystop.curves import as_curves
-
     cs = as_curves(curves)
     n_jobs = _check_common(cs, samples, sampling, ties, n_jobs)
-    tt, pp, kk = _assignment_arrays(assignments)
+    tt, pp, kk = assignment_arrays(assignments)
     K = cs.n_points
     if len(tt) and (tt.min() < 1 or np.any(pp < 0) or np.any(pp > tt) or kk.min() < 1
                     or kk.max() > K):
@@ -424,8 +422,6 @@ def simulate(curves, t: int, p: int, k: int, *, samples: int = 50_000, seed=0,
     >>> sorted(set(r.tolist()))
     [0.6, 0.9]
     """
-    import pandas as pd
-
     a = pd.DataFrame({"t": [t], "p": [p], "k": [k]})
     seed = resolve_seed(seed)
     cs, ctx, grid, groups, _ = _prepare(curves, a, samples, sampling, ties, 1)
@@ -457,8 +453,6 @@ def paired_difference(curves, a, b, *, samples: int = 50_000, seed=0,
     >>> bool(abs(d - 0.15) < 4 * se)
     True
     """
-    import pandas as pd
-
     seed = resolve_seed(seed)
     rows = pd.DataFrame([tuple(a), tuple(b)], columns=["t", "p", "k"])
     cs, ctx, grid, groups, _ = _prepare(curves, rows, samples, sampling, ties, 1)

@@ -23,13 +23,18 @@ positively correlated pairs, so it errs towards calling more of them close); ``c
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from seedstats.earlystop import cache as _cache
 from seedstats.earlystop.curves import as_curves
 from seedstats.earlystop.exact import SAMPLINGS_EXACT, TIES, expected_best_exact
 from seedstats.earlystop.grid import feasible_assignments
-from seedstats.earlystop.montecarlo import (expected_best_mc, expected_best_mc_tasks,
-                                            paired_difference, resolve_seed)
+from seedstats.earlystop.montecarlo import (
+    expected_best_mc,
+    expected_best_mc_tasks,
+    paired_difference,
+    resolve_seed,
+)
 from seedstats.earlystop.sampling import SAMPLINGS, max_trials
 
 __all__ = ["budget_search", "budget_search_tasks", "best_per_budget", "error_reduction",
@@ -175,8 +180,6 @@ def best_per_budget(assignments, *, pair=None):
     >>> round(float(b["error_reduction"].iloc[0]), 12)   # (0.5 - 0.4) / 0.5
     0.2
     """
-    import pandas as pd
-
     a = assignments
     if "task" not in a or a["task"].isna().all():
         groups = ((None, x, g) for x, g in a.groupby("budget", sort=True))
@@ -315,7 +318,6 @@ def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact
 
 class _Job:
     """One task's search: validated parameters, curves, grid, cache key and the finishing step."""
-
     def __init__(self, data, task, *, samples, exact, seed, max_budget, t_max, n_points,
                  accounting, sampling, ties, missing, metric, cache):
         cs = as_curves(data, task, n_points=n_points, metric=metric, missing=missing)
@@ -421,8 +423,6 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
     >>> a, b = budget_search_tasks(seedstats.load(), ["rte", "sst"], exact=True,
     ...                            max_budget=2, cache=False)  # doctest: +SKIP
     """
-    import pandas as pd
-
     tasks = list(data.tasks) if tasks is None else list(tasks)
     if not tasks:
         raise ValueError("tasks: expected at least one task, got none")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from seedstats.data.schema import TASKS
+
 __all__ = ["task_metric", "task_baseline", "score_label", "metric_support", "finish_panel"]
 
 
 def task_metric(ds, task: str) -> str | None:
     """Headline metric of ``task``: its ``trials.metric`` values, else Table 2's."""
-    from seedstats.data.schema import TASKS
-
     m = ds.trials.loc[ds.trials["task"] == task, "metric"].dropna()
     if len(m):
         return str(m.iloc[0])
@@ -21,8 +21,6 @@ def task_baseline(ds, task: str) -> float | None:
     For a paper task this is :func:`seedstats.stats.divergence.failure_threshold`: for MCC
     the failure threshold is 0, which is also the majority classifier's MCC.
     """
-    from seedstats.data.schema import TASKS
-
     if task in TASKS:
         from seedstats.stats.divergence import failure_threshold
 

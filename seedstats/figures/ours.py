@@ -7,12 +7,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from seedstats.earlystop.curves import as_curves
+from seedstats.earlystop.halving import halving_search
+from seedstats.earlystop.search import error_reduction
+from seedstats.errors import DataError
 from seedstats.figures.common import finish_panel, score_label, task_metric
 from seedstats.figures.layout import panel_figure, shared_legend, stacked_panel_figure
-from seedstats.figures.paper import ES_CURVES, log_budget_axis
+from seedstats.figures.paper import (
+    EARLYSTOP,
+    ES_CURVES,
+    earlystop_search,
+    earlystop_search_all,
+    log_budget_axis,
+)
 from seedstats.figures.spec import register, task_panels
 from seedstats.plots.style import COLORS
+from seedstats.stats.expected_max import expected_max_curve
+from seedstats.stats.seeds import variance_components
 
 __all__ = ["estimators", "varcomp", "halving_figure", "budgets", "ESTIMATOR_BOOT", "ESTIMATOR_SEED",
            "HALVING"]
@@ -32,8 +45,6 @@ def budgets(n_trials: int, points: int = 40) -> np.ndarray:
 
 
 def _final_scores(ds, task):
-    from seedstats.errors import DataError
-
     s = ds.trials.loc[ds.trials["task"] == task, "after"].to_numpy(dtype=float)
     s = s[~np.isnan(s)]
     if len(s) < 2:
@@ -59,10 +70,7 @@ _EST_COLORS = {_WITH: COLORS["blue"], _WITHOUT: COLORS["purple"]}
     needs=FINAL)
 def estimators(ds):
     """Ours: with- vs without-replacement expected maximum with bootstrap intervals."""
-    import pandas as pd
-
     from seedstats.plots.curves import plot_lines
-    from seedstats.stats.expected_max import expected_max_curve
 
     def compute(task):
         s = _final_scores(ds, task)
@@ -124,7 +132,6 @@ _VC_COLORS = {"wi": COLORS["blue"], "do": COLORS["orange"], "residual": COLORS["
 def varcomp(ds):
     """Ours: SD due to WI, DO and residual per task, with confidence intervals."""
     from seedstats.plots.components import plot_components
-    from seedstats.stats.seeds import variance_components
 
     def compute(task):
         vc = variance_components(ds.grid(task, "after")).copy()
@@ -166,9 +173,6 @@ _STRATEGY = {"paper": "paper's rule: one stop (Fig. 6)",
 
 def _halving_best(ds, task, max_budget):
     """Best successive-halving bracket per budget (cached by the early-stopping cache)."""
-    from seedstats.earlystop.curves import as_curves
-    from seedstats.earlystop.halving import halving_search
-
     cs = as_curves(ds, task, metric=task_metric(ds, task))
     return halving_search(cs, max_budget, **HALVING, cache=True)[1]
 
@@ -187,16 +191,12 @@ def _halving_best(ds, task, max_budget):
     needs=ES_CURVES)
 def halving_figure(ds):
     """Ours: relative error reduction of successive halving and of the paper's rule."""
-    import pandas as pd
-
-    from seedstats.earlystop.search import error_reduction
-    from seedstats.figures.paper import EARLYSTOP, _budget_search, _search_all
     from seedstats.plots.earlystop import plot_error_reduction
 
-    found = _search_all(ds)
+    found = earlystop_search_all(ds)
 
     def compute(task):
-        best = _budget_search(ds, task, found)
+        best = earlystop_search(ds, task, found)
         hb = _halving_best(ds, task, EARLYSTOP["max_budget"]).set_index("budget")
         base = best.set_index("budget")
         hb = hb.loc[hb.index.intersection(base.index)]

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.earlystop.search import budget_search, budget_search_tasks
 from seedstats.errors import SeedstatsError
-from seedstats.figures.common import (finish_panel, metric_support, score_label, task_baseline,
-                                      task_metric)
+from seedstats.figures.common import (
+    finish_panel,
+    metric_support,
+    score_label,
+    task_baseline,
+    task_metric,
+)
 from seedstats.figures.layout import panel_figure, shared_legend
+from seedstats.figures.prep import kde_curves, pick_curves, sort_grid
 from seedstats.figures.spec import register, task_panels
 from seedstats.plots.style import COLORS
+from seedstats.stats.checkpoints import checkpoint_correlations
+from seedstats.stats.scenarios import expected_max_scenarios
+from seedstats.stats.seeds import best_worst_anova, per_seed_sd, seed_sd_summary
 
 __all__ = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9"]
 
@@ -59,7 +69,6 @@ def log_budget_axis(ax, n_max):
 def fig1(ds):
     """Figure 1: expected validation performance vs budget, three evaluation scenarios."""
     from seedstats.plots.curves import plot_expected_max
-    from seedstats.stats.scenarios import expected_max_scenarios
 
     def compute(task):
         c = expected_max_scenarios(ds.trials, ds.evals, task, metric=task_metric(ds, task))
@@ -93,8 +102,6 @@ def fig1(ds):
     needs=GRID)
 def fig2(ds):
     """Figure 2: the WI x DO grid of final scores, sorted by row and column means."""
-    from seedstats.figures.prep import sort_grid
-
     results, skipped = task_panels(ds, lambda t: sort_grid(ds.grid(t, "after")), needs=GRID)
     n = max(max(g.shape) for g in results.values())
     fig, axes = _figure(results, skipped, panel=(3.4, 3.0 if n > 10 else 2.6))
@@ -112,8 +119,6 @@ def fig2(ds):
 
 def _best_worst(ds, task):
     """Scores of the best and worst WI and DO seeds, ranked by mean final score (Table 4)."""
-    from seedstats.stats.seeds import best_worst_anova
-
     grid = ds.grid(task, "after")
     out = {}
     for factor, name in (("wi", "WI"), ("do", "DO")):
@@ -140,7 +145,6 @@ _BW_STYLES = {"best WI": "-", "worst WI": "-", "best DO": "--", "worst DO": "--"
     needs=GRID)
 def fig3(ds):
     """Figure 3: KDE of the scores of the best and worst WI (solid) and DO (dashed) seeds."""
-    from seedstats.figures.prep import kde_curves
     from seedstats.plots.density import plot_density
 
     def compute(task):
@@ -173,7 +177,6 @@ def fig3(ds):
     needs=CURVES)
 def fig4(ds):
     """Figure 4: validation curves of 20 randomly chosen trials (seeded) over epochs."""
-    from seedstats.figures.prep import pick_curves
     from seedstats.plots.curves import plot_curves
 
     results, skipped = task_panels(
@@ -201,9 +204,7 @@ def fig4(ds):
     needs=GRID)
 def fig8(ds):
     """Figure 8: KDE of the per-seed SDs of WI and DO seeds, total SD dashed (Appendix A)."""
-    from seedstats.figures.prep import kde_curves
     from seedstats.plots.density import plot_density
-    from seedstats.stats.seeds import per_seed_sd, seed_sd_summary
 
     def compute(task):
         grid = ds.grid(task, "after")
@@ -231,7 +232,6 @@ def fig8(ds):
 
 def _correlation_figure(ds, method):
     from seedstats.plots.correlation import plot_checkpoint_correlation
-    from seedstats.stats.checkpoints import checkpoint_correlations
 
     def compute(task):
         c = checkpoint_correlations(ds.evals, task, method=method,
@@ -288,14 +288,12 @@ ES_CURVES = ("validation curves at the early-stopping evaluation points (the pap
              "run) for every trial")
 
 
-def _search_all(ds):
+def earlystop_search_all(ds):
     """Best assignment per budget of every task, from one multi-task search (shared draws).
 
     Returns ``{task: best}``; empty when some task cannot be searched (then each task is
     searched on its own, so the others still get their panel).
     """
-    from seedstats.earlystop.search import budget_search_tasks
-
     try:
         _, best = budget_search_tasks(ds, list(ds.tasks), **EARLYSTOP)
     except (SeedstatsError, ValueError):
@@ -304,11 +302,10 @@ def _search_all(ds):
                                                                       observed=True)}
 
 
-def _budget_search(ds, task, found=None):
+def earlystop_search(ds, task, found=None):
     """Best assignment per budget of one task (:func:`~seedstats.earlystop.budget_search`)."""
     if found is not None and task in found:
         return found[task]
-    from seedstats.earlystop.search import budget_search
 
     _, best = budget_search(ds, task, **EARLYSTOP)
     return best
@@ -327,8 +324,8 @@ def fig6(ds):
     """Figure 6: trials started, trials fully trained and fraction before stopping per budget."""
     from seedstats.plots.earlystop import plot_best_assignment
 
-    found = _search_all(ds)
-    results, skipped = task_panels(ds, lambda t: _budget_search(ds, t, found), needs=ES_CURVES)
+    found = earlystop_search_all(ds)
+    results, skipped = task_panels(ds, lambda t: earlystop_search(ds, t, found), needs=ES_CURVES)
     fig, axes = _figure(results, skipped, panel=(3.4, 2.5))
     for task, best in results.items():
         ax = axes[task]
@@ -351,10 +348,10 @@ def fig7(ds):
     """Figure 7: relative error reduction of the best assignment vs full training."""
     from seedstats.plots.earlystop import plot_error_reduction
 
-    found = _search_all(ds)
+    found = earlystop_search_all(ds)
 
     def compute(task):
-        best = _budget_search(ds, task, found).copy()
+        best = earlystop_search(ds, task, found).copy()
         half = 2.0 * best["error_reduction_se"].to_numpy(float)
         best["er_low"] = best["error_reduction"].to_numpy(float) - half
         best["er_high"] = best["error_reduction"].to_numpy(float) + half

@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seedstats.stats._common import nan_means
+from seedstats.data.schema import TASKS
+from seedstats.errors import DataError
+from seedstats.stats import nan_means
 
 __all__ = ["sort_grid", "kde_curves", "pick_curves"]
 
@@ -152,9 +154,6 @@ def pick_curves(evals: pd.DataFrame, task: str, *, n: int = 20, seed: int = 0,
         Columns ``trial_id``, ``step``, ``epoch``, ``value``: the ``"during"``
         evaluations of the chosen trials, in draw order, then by step.
     """
-    from seedstats.data.schema import TASKS
-    from seedstats.errors import DataError
-
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}")
     e = evals[(evals["task"] == task) & (evals["phase"] == "during")]

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from seedstats.errors import SeedstatsError
 from seedstats.figures import ours, paper  # noqa: F401  (they register the figures)
 from seedstats.figures.spec import SPECS, FigureSpec
 
@@ -52,7 +53,7 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
     echo : callable
         Receives one line per file written and per figure that could not be made.
     tables : bool, optional
-        Also write the statistics tables (``seedstats.stats.tables.write_tables``).
+        Also write the statistics tables (``seedstats.figures.tables.write_tables``).
         Default: when every registered figure is requested (``figures --all``).
     progress : file-like, optional
         Where the progress lines go (default ``sys.stderr``).
@@ -67,8 +68,6 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
     ValueError
         An unknown figure name or format.
     """
-    from seedstats.errors import SeedstatsError
-
     names = list(FIGURES) if names is None else list(names)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
@@ -111,7 +110,7 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
         t0 = time.perf_counter()
         _progress(progress, total, total, "tables", "...", pending=True)
         try:
-            from seedstats.stats.tables import write_tables
+            from seedstats.figures.tables import write_tables
         except ImportError as exc:
             failed.append("tables")
             echo(f"tables: not written: the tables module is not available ({exc})")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from seedstats.errors import DataError
+from seedstats.figures.layout import mark_synthetic
+
 __all__ = ["FigureSpec", "register", "SPECS", "task_panels"]
 
 #: Every registered figure by name, in registration order (the builders' modules fill it).
@@ -30,7 +33,6 @@ class FigureSpec:
     builder : callable
         ``builder(ds) -> matplotlib.figure.Figure``; draws with the house style active.
     """
-
     name: str
     paper_ref: str
     title: str
@@ -53,7 +55,6 @@ class FigureSpec:
         seedstats.errors.DataError
             The dataset lacks what the figure needs (e.g. no WI x DO grid).
         """
-        from seedstats.figures.layout import mark_synthetic
         from seedstats.plots.style import style
 
         with style():
@@ -67,7 +68,6 @@ class FigureSpec:
 
 def register(name: str, paper_ref: str, title: str, caption: str, needs: str = ""):
     """Decorator registering ``builder(ds) -> Figure`` under ``name``."""
-
     def deco(builder):
         if name in SPECS:
             raise ValueError(f"figure {name!r} is already registered")
@@ -91,8 +91,6 @@ def task_panels(ds, compute, *, needs: str):
         ``{task: result}`` in the dataset's task order, and ``{task: reason}`` for the
         skipped ones.
     """
-    from seedstats.errors import DataError
-
     results, skipped = {}, {}
     for task in ds.tasks:
         try:

@@ -14,7 +14,7 @@ Modules: :mod:`~seedstats.finetune.recipes` (the paper's and the stable regime),
 :mod:`~seedstats.finetune.model` (models, the WI head initialization),
 :mod:`~seedstats.finetune.optim` (AdamW with or without bias correction),
 :mod:`~seedstats.finetune.metrics`, :mod:`~seedstats.finetune.train` (one trial),
-:mod:`~seedstats.finetune.grid` (launchers, resume), :mod:`~seedstats.finetune.cli`.
+:mod:`~seedstats.finetune.grid` (launchers, resume), :mod:`~seedstats.cli.finetune`.
 """
 
 from __future__ import annotations

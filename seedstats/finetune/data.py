@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seedstats.data.schema import TASKS
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["Split", "TaskData", "GLUE_TASKS", "read_glue", "synthetic_task", "load_task",
@@ -40,7 +41,6 @@ class Split:
         Second sentence of sentence-pair tasks (MRPC, RTE); None otherwise.
     labels : ndarray of int64, shape (n,)
     """
-
     text_a: list[str]
     text_b: list[str] | None
     labels: np.ndarray
@@ -74,7 +74,6 @@ class TaskData:
     source : str
         Where the data came from.
     """
-
     name: str
     train: Split
     dev: Split
@@ -156,8 +155,6 @@ def read_glue(task: str, glue_dir) -> TaskData:
         A missing folder or file; ParseError (a DataError) for a malformed line, with
         the file and line number.
     """
-    from seedstats.data.schema import TASKS
-
     if task not in GLUE_TASKS:
         raise ValueError(f"task: expected one of {', '.join(GLUE_TASKS)}, got {task!r}")
     d = _task_dir(task, Path(glue_dir))
@@ -283,7 +280,6 @@ class HashTokenizer:
     >>> len(out["input_ids"][0]), out["input_ids"][0][0], out["input_ids"][0][-1]
     (5, 2, 3)
     """
-
     pad_token_id = 0
     unk_token_id = 1
     cls_token_id = 2
@@ -330,7 +326,6 @@ class Encoded:
     labels : ndarray of int64, shape (n,)
     lengths : ndarray of int64, shape (n,)
     """
-
     input_ids: list[np.ndarray]
     token_type_ids: list[np.ndarray]
     labels: np.ndarray

@@ -22,12 +22,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing as mp
 import os
 import re
 import time
 import traceback
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+
+import pandas as pd
+
+from seedstats.data.schema import trial_id
+from seedstats.errors import DataError, SeedstatsError
+from seedstats.finetune import train
+from seedstats.finetune.train import log_path
 
 __all__ = ["parse_seeds", "log_status", "grid_specs", "run_grid", "SUMMARY_FILE",
            "SUMMARY_COLUMNS"]
@@ -116,8 +125,6 @@ def grid_specs(base, wi_seeds, do_seeds) -> list:
 
 def _check_same_settings(spec, path: Path) -> None:
     """A completed log made with other settings must not be taken as done."""
-    from seedstats.errors import DataError
-
     head = _header(path)
     cfg = head.get("config") or {}
     mine = spec.recipe.to_dict()
@@ -129,9 +136,6 @@ def _check_same_settings(spec, path: Path) -> None:
 
 def _run_one(spec) -> dict:
     """Run one trial, never raising: a summary row (used by every launcher)."""
-    from seedstats.data.schema import trial_id
-    from seedstats.finetune import train
-
     row = {"trial_id": trial_id(spec.task_name, spec.wi_seed, spec.do_seed),
            "wi_seed": spec.wi_seed, "do_seed": spec.do_seed,
            "path": str(train.log_path(spec)), "error": "", "n_steps": 0,
@@ -205,8 +209,6 @@ def run_grid(base, wi_seeds, do_seeds, *, launcher: str = "local", workers: int 
         ``path`` (the log), ``error`` (``""`` unless it failed). Also written to
         ``OUT/grid_summary.json`` with tracebacks of failures.
     """
-    import pandas as pd
-
     echo = echo or (lambda line: None)
     if launcher not in ("local", "ray"):
         raise ValueError(f"--launcher: expected 'local' or 'ray', got {launcher!r}")
@@ -218,8 +220,6 @@ def run_grid(base, wi_seeds, do_seeds, *, launcher: str = "local", workers: int 
     out = Path(base.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from seedstats.data.schema import trial_id
-    from seedstats.finetune.train import log_path
 
     rows: dict[int, dict] = {}
     todo = []
@@ -279,8 +279,6 @@ def _run_local(specs, todo, workers, finish):
         for i in todo:
             finish(i, _run_one(specs[i]))
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     n_gpu = _local_gpus(specs[0])
     jobs = {}
@@ -308,8 +306,6 @@ def _local_gpus(spec) -> int:
 
 
 def _run_ray(specs, todo, workers, address, gpus_per_trial, finish):
-    from seedstats.errors import SeedstatsError
-
     try:
         import ray
     except ImportError:

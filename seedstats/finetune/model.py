@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.errors import SeedstatsError
+
 __all__ = ["RANDOM_MODELS", "load_model", "head_modules", "init_head", "head_weights",
            "require_torch"]
 
@@ -42,8 +44,6 @@ MISSING_EXTRA = "seedstats finetune needs the finetune extra: pip install 'seeds
 
 def require_torch():
     """Import and return ``(torch, transformers)``, or raise a one-line SeedstatsError."""
-    from seedstats.errors import SeedstatsError
-
     try:
         import torch
         import transformers
@@ -103,7 +103,11 @@ def load_model(name: str, *, num_labels: int = 2, dropout: float = 0.1, body_see
         model.to(device)
         tok = HashTokenizer(kw["vocab_size"])
     else:
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import (
+            AutoConfig,
+            AutoModelForSequenceClassification,
+            AutoTokenizer,
+        )
 
         try:
             cfg = AutoConfig.from_pretrained(name, num_labels=num_labels)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from seedstats.data.schema import TASKS
+
 __all__ = ["Recipe", "RECIPES", "get_recipe", "lr_factor", "eval_steps"]
 
 
@@ -71,7 +73,6 @@ class Recipe:
     head_std : float
         Standard deviation of the head's initial weights (biases start at 0).
     """
-
     name: str = "paper"
     batch_size: int = 16
     lr: float = 2e-5
@@ -213,8 +214,6 @@ def eval_steps(steps_per_epoch: int, epochs: int, evals_per_epoch: int,
     >>> eval_steps(230, 3, 10, task="mrpc")[:3], len(eval_steps(230, 3, 10, task="mrpc"))
     ([0, 23, 46], 30)
     """
-    from seedstats.data.schema import TASKS
-
     info = TASKS.get(task) if task else None
     if (schedule == "paper" and info is not None and steps_per_epoch == info.steps_per_epoch
             and epochs == info.n_epochs and evals_per_epoch == 10):

@@ -4,7 +4,7 @@ Reproduces the experimental design of Dodge et al. (2020), Sections 2 and 4: a n
 classification head initialized from the weight-initialization (WI) seed, training
 examples ordered by the data-order (DO) seed, validation before training, 10 times per
 epoch and after training. The log is seedstats' JSON Lines format
-(:class:`seedstats.data.jsonl.LogWriter`), flushed after every evaluation, so a killed
+(:class:`seedstats.data.formats.jsonl.LogWriter`), flushed after every evaluation, so a killed
 run leaves a partial log that ingests as an incomplete trial; with ``"rawlog"`` among
 the formats the authors' text layout is written too when the trial completes.
 
@@ -22,6 +22,7 @@ torch and transformers are imported inside the functions (the ``finetune`` extra
 
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import time
@@ -30,6 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from seedstats.data.formats.jsonl import LogWriter
+from seedstats.data.schema import trial_id
+from seedstats.finetune.data import encode, epoch_batches, load_task, pad_batch
+from seedstats.finetune.metrics import compute_metrics
+from seedstats.finetune.model import init_head, load_model, require_torch
+from seedstats.finetune.optim import ScheduledAdamW
 from seedstats.finetune.recipes import Recipe, eval_steps, get_recipe
 
 __all__ = ["TrialSpec", "TrialResult", "Trainer", "run_trial", "log_path", "rawlog_path",
@@ -71,7 +78,6 @@ class TrialSpec:
     threads : int, optional
         CPU threads for torch in a worker process (set by the grid launchers).
     """
-
     task: str | None
     wi_seed: int
     do_seed: int
@@ -172,7 +178,6 @@ class TrialResult:
     samples_per_s : float
         Training examples per second of the training loop.
     """
-
     trial_id: str
     path: Path
     rawlog: Path | None
@@ -228,12 +233,9 @@ class Trainer:
     pad_multiple : int, optional
         Round dynamic padding up to a multiple of this (default: 8 on CUDA, else 1).
     """
-
     def __init__(self, model, recipe: Recipe, n_steps: int, device, bf16: bool = False,
                  pad_id: int = 0, fused: bool | None = None, pad_multiple: int | None = None):
-        import inspect
 
-        from seedstats.finetune.optim import ScheduledAdamW
 
         self.model, self.recipe, self.device = model, recipe, device
         self.bf16 = bool(bf16)
@@ -265,7 +267,6 @@ class Trainer:
         import torch
         import torch.nn.functional as F
 
-        from seedstats.finetune.data import pad_batch
 
         ids, types, mask, y = pad_batch(enc, idx, self.pad_id, pad_to, self.pad_multiple)
         kw = self._inputs(ids, types, mask)
@@ -288,7 +289,6 @@ class Trainer:
         """
         import torch
 
-        from seedstats.finetune.data import pad_batch
 
         order = (np.argsort(enc.lengths, kind="stable") if sort
                  else np.arange(len(enc), dtype=np.int64))
@@ -304,7 +304,6 @@ class Trainer:
         import torch
         import torch.nn.functional as F
 
-        from seedstats.finetune.metrics import compute_metrics
 
         was_training = self.model.training
         self.model.eval()
@@ -329,8 +328,6 @@ _DATA_CACHE: dict = {}
 
 def _task_data(spec: TrialSpec):
     """The task's data, read once per process (grid trials share it)."""
-    from seedstats.finetune.data import load_task
-
     key = ("task", spec.task_name, spec.data, str(spec.glue_dir), spec.max_train, spec.max_val)
     if key not in _DATA_CACHE:
         _DATA_CACHE.clear()
@@ -341,8 +338,6 @@ def _task_data(spec: TrialSpec):
 
 def _encoded(spec: TrialSpec, td, tokenizer):
     """The splits tokenized once per process, model and maximum length."""
-    from seedstats.finetune.data import encode
-
     key = ("enc", spec.task_name, spec.data, str(spec.glue_dir), spec.max_train, spec.max_val,
            spec.model, spec.recipe.max_length)
     if key not in _DATA_CACHE:
@@ -445,12 +440,7 @@ def run_trial(spec: TrialSpec, *, on_step=None, on_eval=None) -> TrialResult:
     depends on the wall clock: the same trial on a CPU gives the same file (on a GPU,
     non-deterministic kernels can change the last bits of later values).
     """
-    from seedstats.finetune.model import init_head, load_model, require_torch
-
     torch, _ = require_torch()
-    from seedstats.data.jsonl import LogWriter
-    from seedstats.data.schema import trial_id
-    from seedstats.finetune.data import epoch_batches
 
     t0 = time.perf_counter()
     recipe = spec.recipe

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seedstats.plots.curves import _check_columns
-from seedstats.plots.style import COLORS, get_axes
+from seedstats.plots.style import COLORS, check_columns, get_axes
 
 __all__ = ["plot_components"]
 
@@ -57,7 +56,7 @@ def plot_components(data, *, ax=None, group="task", component="component", y="sh
     >>> [float(b.get_height()) for c in ax.containers for b in c.patches]
     [0.2, 0.1]
     """
-    _check_columns(data, [group, component, y, lower, upper])
+    check_columns(data, [group, component, y, lower, upper])
     ax = get_axes(ax)
     colors, labels, group_labels = colors or {}, labels or {}, group_labels or {}
     groups = list(dict.fromkeys(data[group].tolist()))

@@ -6,20 +6,9 @@ computed, draws it on one Axes and returns that Axes.
 
 from __future__ import annotations
 
-from seedstats.plots.style import COLORS, get_axes
+from seedstats.plots.style import COLORS, SCENARIO_COLORS, check_columns, get_axes
 
 __all__ = ["plot_expected_max", "plot_curves", "plot_lines"]
-
-
-def _check_columns(data, columns, param="data"):
-    import pandas as pd
-
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"{param} must be a pandas DataFrame; got {type(data).__name__}")
-    missing = [c for c in columns if c is not None and c not in data.columns]
-    if missing:
-        raise ValueError(f"{param} must have columns {[c for c in columns if c is not None]}; "
-                         f"missing {missing} (it has {list(data.columns)})")
 
 
 def plot_lines(data, *, ax=None, x="n", y="expected_max", hue=None, lower=None, upper=None,
@@ -54,7 +43,7 @@ def plot_lines(data, *, ax=None, x="n", y="expected_max", hue=None, lower=None, 
         With one ``Line2D`` per group (its label the legend label) and, with a band, one
         ``PolyCollection`` per group, carrying exactly the values of ``data``.
     """
-    _check_columns(data, [x, y, hue, lower, upper])
+    check_columns(data, [x, y, hue, lower, upper])
     ax = get_axes(ax)
     colors, labels, linestyles = colors or {}, labels or {}, linestyles or {}
     groups = [(None, data)] if hue is None else list(data.groupby(hue, sort=False,
@@ -118,8 +107,6 @@ def plot_expected_max(data, *, ax=None, x="n", y="expected_max", hue="scenario",
     >>> [line.get_label() for line in ax.get_lines()]
     ['frequent', 'end']
     """
-    from seedstats.plots.style import SCENARIO_COLORS
-
     ax = plot_lines(data, ax=ax, x=x, y=y, hue=hue, lower=lower, upper=upper,
                     colors={**SCENARIO_COLORS, **(colors or {})}, labels=labels, **kwargs)
     ax.set_xlabel("number of trials (budget)")
@@ -164,7 +151,7 @@ def plot_curves(data, *, ax=None, x="epoch", y="value", unit="trial_id", baselin
     >>> [line.get_gid() for line in ax.get_lines()]
     ['a', 'b', 'baseline']
     """
-    _check_columns(data, [x, y, unit])
+    check_columns(data, [x, y, unit])
     ax = get_axes(ax)
     for i, (key, g) in enumerate(data.groupby(unit, sort=False, observed=True)):
         kw = {"alpha": alpha, "linewidth": linewidth, **kwargs}

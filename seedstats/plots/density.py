@@ -7,8 +7,7 @@ figures use.
 
 from __future__ import annotations
 
-from seedstats.plots.curves import _check_columns
-from seedstats.plots.style import COLORS, get_axes
+from seedstats.plots.style import COLORS, check_columns, get_axes
 
 __all__ = ["plot_density"]
 
@@ -52,7 +51,7 @@ def plot_density(data, *, ax=None, x="x", y="density", hue="label", colors=None,
     >>> [line.get_label() for line in ax.get_lines()]
     ['WI', 'DO', 'total SD']
     """
-    _check_columns(data, [x, y, hue])
+    check_columns(data, [x, y, hue])
     ax = get_axes(ax)
     colors, linestyles, labels = colors or {}, linestyles or {}, labels or {}
     for key, g in data.groupby(hue, sort=False, observed=True):

@@ -6,8 +6,8 @@ scores come in computed (``seedstats.earlystop``).
 
 from __future__ import annotations
 
-from seedstats.plots.curves import _check_columns, plot_lines
-from seedstats.plots.style import COLORS, get_axes
+from seedstats.plots.curves import plot_lines
+from seedstats.plots.style import COLORS, check_columns, get_axes
 
 __all__ = ["plot_best_assignment", "plot_error_reduction", "plot_strategies"]
 
@@ -54,7 +54,7 @@ def plot_best_assignment(data, *, ax=None, x="budget", started="t", continued="p
     >>> ax.seedstats_twin.get_lines()[0].get_ydata().tolist()
     [0.2, 0.3]
     """
-    _check_columns(data, [x, started, continued, fraction, clear])
+    check_columns(data, [x, started, continued, fraction, clear])
     ax = get_axes(ax)
     kw = {"marker": "o", "markersize": 3, **kwargs}
     xs = data[x].to_numpy(dtype=float)
@@ -126,7 +126,7 @@ def plot_error_reduction(data, *, ax=None, x="budget", y="rel_error_reduction", 
     >>> ax.get_lines()[0].get_ydata().tolist()
     [1.0, 5.0]
     """
-    _check_columns(data, [x, y, hue, lower, upper])
+    check_columns(data, [x, y, hue, lower, upper])
     ax = get_axes(ax)
     frame = data.copy()
     if percent:

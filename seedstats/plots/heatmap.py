@@ -7,6 +7,7 @@ functions draw them as they are and return the Axes.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from seedstats.plots.style import get_axes
 
@@ -14,8 +15,6 @@ __all__ = ["plot_seed_heatmap", "plot_matrix"]
 
 
 def _as_frame(data, param="data"):
-    import pandas as pd
-
     if isinstance(data, pd.DataFrame):
         return data
     arr = np.asarray(data, dtype=float)

@@ -11,6 +11,8 @@ fully trained / fraction lines of Figure 6.
 
 from __future__ import annotations
 
+import pandas as pd
+
 __all__ = [
     "RC",
     "COLORS",
@@ -23,6 +25,7 @@ __all__ = [
     "task_title",
     "metric_label",
     "get_axes",
+    "check_columns",
 ]
 
 #: rc parameters of the house style: sized for a figure that is read at the width of
@@ -126,3 +129,13 @@ def get_axes(ax=None):
     import matplotlib.pyplot as plt
 
     return plt.gca()
+
+
+def check_columns(data, columns, param="data"):
+    """Raise a one-line error unless ``data`` is a DataFrame with every named column."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{param} must be a pandas DataFrame; got {type(data).__name__}")
+    missing = [c for c in columns if c is not None and c not in data.columns]
+    if missing:
+        raise ValueError(f"{param} must have columns {[c for c in columns if c is not None]}; "
+                         f"missing {missing} (it has {list(data.columns)})")

@@ -3,6 +3,7 @@
 - :data:`BLOCK_ELEMENTS`: elements per temporary block of the resampling and permutation loops.
 - :func:`as_generator`: the one way an ``rng`` argument becomes a :class:`numpy.random.Generator`.
 - :func:`nan_means`: NaN-aware means along one axis (seed means of a grid with missing cells).
+- :func:`check_int`: the one check of an integer argument with a minimum.
 - :func:`task_order`: the tasks an analysis covers (paper order first), checked against the data.
 """
 
@@ -12,7 +13,10 @@ import numbers
 
 import numpy as np
 
-__all__ = ["BLOCK_ELEMENTS", "as_generator", "nan_means", "task_order"]
+from seedstats.data import schema
+from seedstats.errors import DataError
+
+__all__ = ["BLOCK_ELEMENTS", "as_generator", "check_int", "nan_means", "task_order"]
 
 #: Elements per temporary block (2**20 float64 = 8 MiB). Bounds memory for any input size, and
 #: since blocks are a function of the shape only, the random stream depends only on the input
@@ -117,9 +121,6 @@ def task_order(trials, tasks=None) -> list:
     DataError
         A given task is not in the data.
     """
-    from seedstats.data import schema
-    from seedstats.errors import DataError
-
     if not hasattr(trials, "columns") or "diverged" not in trials.columns:
         raise TypeError("trials: expected the trials table (a DataFrame with a 'diverged' "
                         f"column); got {type(trials).__name__}")
@@ -132,3 +133,13 @@ def task_order(trials, tasks=None) -> list:
     if missing:
         raise DataError(f"tasks: {missing} not in the data; tasks present: {sorted(present)}")
     return tasks
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
+                                                                     np.integer)):
+        raise TypeError(f"{name}: expected an integer >= {minimum}; got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}; got {value}")
+    return int(value)

@@ -13,6 +13,10 @@ schedule (``"schedule"``), every step in the data (``"all"``), or any list of st
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from seedstats.data import schema
+from seedstats.errors import DataError
 
 __all__ = ["CORRELATION_METHODS", "best_so_far", "checkpoint_correlations"]
 
@@ -27,8 +31,6 @@ def _resolve_steps(steps, task, present):
 
     ``present`` are the ``"during"`` steps found in the data for the task.
     """
-    from seedstats.data import schema
-
     info = schema.TASKS.get(task)
     if steps is None:
         steps = "es" if info is not None else "all"
@@ -54,18 +56,13 @@ def _resolve_steps(steps, task, present):
     return tuple(sorted(out))
 
 
-def _curves(evals, task, *, steps=None, metric=None, trials=None):
+def curve_matrix(evals, task, *, steps=None, metric=None, trials=None):
     """Trials x steps matrix of ``"during"`` values on the resolved step grid.
 
     Returns ``(values, steps, epochs, trial_ids, n_missing)``: ``values`` float64 of shape
     (n_trials, n_steps) where a logged NaN stays NaN, ``trial_ids`` the rows kept (trials that
     have a row at every step), ``n_missing`` the trials of the task dropped for lacking one.
     """
-    import pandas as pd
-
-    from seedstats.data import schema
-    from seedstats.errors import DataError
-
     for name in ("task", "trial_id", "step", "epoch", "metric", "value", "phase"):
         if name not in getattr(evals, "columns", ()):
             raise TypeError(f"evals: expected the evals table (a DataFrame with column "
@@ -147,16 +144,14 @@ def best_so_far(evals, task, *, steps=None, metric=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> rec = TrialRecord("rte", 1, 1, None, {"acc": Curve(0.5, np.array([0, 21, 36]),
     ...                   np.array([0.6, 0.55, 0.7]), 0.7)}, np.zeros(468))
     >>> _, evals, _ = build_tables([rec])
     >>> best_so_far(evals, "rte", steps=[0, 21, 36]).iloc[0].tolist()
     [0.6, 0.6, 0.7]
     """
-    import pandas as pd
-
-    values, grid, _, ids, n_missing = _curves(evals, task, steps=steps, metric=metric)
+    values, grid, _, ids, n_missing = curve_matrix(evals, task, steps=steps, metric=metric)
     best = _cummax(values)
     out = pd.DataFrame(best, index=pd.Index(ids, name="trial_id"),
                        columns=pd.Index(grid, name="step"))
@@ -218,7 +213,7 @@ def checkpoint_correlations(evals, task, *, steps=None, method=CORRELATION_METHO
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> recs = [TrialRecord("rte", wi, 1, None, {"acc": Curve(0.5, np.array([0, 21]),
     ...         np.array(v), v[-1])}, np.zeros(468))
     ...         for wi, v in enumerate([[0.6, 0.7], [0.5, 0.8], [0.7, 0.75]], start=1)]
@@ -227,14 +222,13 @@ def checkpoint_correlations(evals, task, *, steps=None, method=CORRELATION_METHO
     >>> c[["i", "j", "r"]].round(3).values.tolist()
     [[1.0, 1.0, 1.0], [1.0, 2.0, -0.5], [2.0, 1.0, -0.5], [2.0, 2.0, 1.0]]
     """
-    import pandas as pd
     from scipy import stats
 
     methods = (method,) if isinstance(method, str) else tuple(method)
     bad = [m for m in methods if m not in CORRELATION_METHODS]
     if bad or not methods:
         raise ValueError(f"method: expected 'spearman', 'pearson' or both; got {method!r}")
-    values, grid, epochs, _, n_missing = _curves(evals, task, steps=steps, metric=metric)
+    values, grid, epochs, _, n_missing = curve_matrix(evals, task, steps=steps, metric=metric)
     best = _cummax(values)
     keep = ~np.isnan(best).any(axis=1)
     best = best[keep]

@@ -12,8 +12,11 @@ so every analysis uses the same one.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from seedstats.data import schema
 from seedstats.stats._common import task_order
+from seedstats.stats.checkpoints import curve_matrix
 
 __all__ = ["failure_threshold", "failure_rates", "early_detection"]
 
@@ -38,8 +41,6 @@ def failure_threshold(task, *, metric=None, baseline=None):
     >>> failure_threshold("rte"), failure_threshold("cola")
     (0.53, 0.0)
     """
-    from seedstats.data import schema
-
     info = schema.TASKS.get(task)
     metric = metric or (info.metric if info else None)
     if baseline is None:
@@ -80,16 +81,12 @@ def failure_rates(trials, tasks=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> recs = [TrialRecord("rte", 1, do, None, {"acc": Curve(0.5, np.array([0]),
     ...         np.array([a]), a)}, np.zeros(10)) for do, a in enumerate([0.53, 0.7, 0.75], 1)]
     >>> failure_rates(build_tables(recs)[0])[["task", "n", "n_failed", "rate"]].round(3).values
     array([['rte', 3, 1, 0.333]], dtype=object)
     """
-    import pandas as pd
-
-    from seedstats.data import schema
-
     rows = []
     for task in task_order(trials, tasks):
         t = trials[trials["task"] == task]
@@ -152,7 +149,7 @@ def early_detection(trials, evals, task, *, steps="schedule", rule="at", baselin
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> curves = [[0.50, 0.53, 0.53], [0.52, 0.60, 0.70], [0.60, 0.50, 0.52]]
     >>> recs = [TrialRecord("rte", 1, do, None, {"acc": Curve(0.5, np.array([0, 21, 36]),
     ...         np.array(v), v[-1])}, np.zeros(468)) for do, v in enumerate(curves, 1)]
@@ -162,10 +159,6 @@ def early_detection(trials, evals, task, *, steps="schedule", rule="at", baselin
            [2, 2, 0, 0],
            [3, 2, 0, 0]])
     """
-    import pandas as pd
-
-    from seedstats.stats.checkpoints import _curves
-
     if rule not in ("at", "best"):
         raise ValueError(f"rule: expected 'at' or 'best'; got {rule!r}")
     task_order(trials, [task])
@@ -173,7 +166,7 @@ def early_detection(trials, evals, task, *, steps="schedule", rule="at", baselin
     if metric is None:
         metric = str(t["metric"].dropna().iloc[0]) if t["metric"].notna().any() else None
     threshold = failure_threshold(task, metric=metric, baseline=baseline)
-    values, grid, epochs, ids, _ = _curves(evals, task, steps=steps, metric=metric,
+    values, grid, epochs, ids, _ = curve_matrix(evals, task, steps=steps, metric=metric,
                                                   trials=trials)
     if rule == "best":
         values = np.fmax.accumulate(values, axis=1)

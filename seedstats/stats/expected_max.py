@@ -43,6 +43,7 @@ import numbers
 import operator
 
 import numpy as np
+import pandas as pd
 
 from seedstats.stats._common import BLOCK_ELEMENTS, as_generator
 
@@ -166,6 +167,10 @@ def _check_n_grid(n, size: int, replace: bool) -> np.ndarray:
         raise TypeError(
             f"n must contain integers; got an array of dtype {raw.dtype}"
         )
+    if raw.dtype.kind == "i":  # vectorized: the same checks and messages
+        low, high = raw.min(), raw.max()
+        _check_n_scalar(int(low if low < 1 else high), size, replace)
+        return raw.astype(np.int64)
     values = [_check_n_scalar(v, size, replace) for v in raw.tolist()]
     try:
         return np.array(values, dtype=np.int64)
@@ -353,9 +358,10 @@ def expected_max(scores, n=None, *, replace=True):
     scores : 1-D array-like of float, shape (N,)
         One validation score per trial (list, tuple, NumPy array or pandas Series), in any order.
         Must be non-empty and finite.
-    n : int or None, default None
-        Number of trials (the budget), a Python or NumPy integer ``>= 1`` (bool is rejected).
-        ``None`` computes the whole curve ``n = 1..N``.
+    n : int, 1-D array-like of int, or None, default None
+        Number of trials (the budget), a Python or NumPy integer ``>= 1`` (bool is rejected);
+        a 1-D array-like of such budgets (in any order, repeats allowed); ``None`` computes
+        the whole curve ``n = 1..N``.
     replace : bool, default True
         ``True``: trials drawn with replacement (Dodge et al. 2019; what the paper plots);
         ``n`` may exceed ``N``. ``False``: an ``n``-subset of the trials, without replacement
@@ -365,7 +371,8 @@ def expected_max(scores, n=None, *, replace=True):
     -------
     float or numpy.ndarray
         A float for an integer ``n``; for ``n=None`` a float64 array of shape ``(N,)`` whose
-        element ``n - 1`` is the expected best of ``n``.
+        element ``n - 1`` is the expected best of ``n``; for an array of budgets a float64
+        array of the same length, element ``i`` the expected best of ``n[i]``.
 
     Raises
     ------
@@ -396,12 +403,17 @@ def expected_max(scores, n=None, *, replace=True):
     0.666667
     >>> expected_max([0.5, 0.7, 0.6]).round(4)
     array([0.6   , 0.6444, 0.6667])
+    >>> expected_max([0.5, 0.7, 0.6], [3, 1]).round(4)
+    array([0.6667, 0.6   ])
     """
     replace = _check_replace(replace)
     x = _as_sorted_scores(scores)
     if n is None:
         ns = np.arange(1, x.size + 1, dtype=np.float64)
         return _mean_sd(x, ns, replace, with_sd=False)[0]
+    if np.ndim(n) >= 1:
+        budgets, where = np.unique(_check_n_grid(n, x.size, replace), return_inverse=True)
+        return _mean_sd(x, budgets.astype(np.float64), replace, with_sd=False)[0][where]
     value = _check_n_scalar(n, x.size, replace)
     return float(_mean_sd(x, np.array([float(value)]), replace, with_sd=False)[0][0])
 
@@ -502,8 +514,6 @@ def expected_max_curve(
     >>> df["expected_max"].round(4).tolist()  # n = 2: (0.5*1 + 0.6*3 + 0.7*5 + 0.9*7) / 16
     [0.675, 0.7562, 0.8016, 0.8301]
     """
-    import pandas as pd
-
     replace = _check_replace(replace)
     if not isinstance(clip, (bool, np.bool_)):
         raise TypeError(f"clip must be True or False; got {clip!r}")

@@ -11,16 +11,17 @@ consistently good" that accounts for having looked at every seed.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, nan_means, task_order
+from seedstats.data.dataset import score_grid
+from seedstats.errors import DataError
+from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, check_int, nan_means, task_order
 
 __all__ = ["wi_ranks", "global_seeds"]
 
 
 def _wi_means(trials, task):
     """Mean final score of each WI seed of a task (NaN scores excluded) and counts."""
-    from seedstats.data.tables import score_grid
-
     g = score_grid(trials, task)
     Y = g.to_numpy(dtype=np.float64, na_value=np.nan)
     ok = ~np.isnan(Y)
@@ -34,7 +35,7 @@ def wi_ranks(trials, tasks=None):
     Parameters
     ----------
     trials : DataFrame
-        The ``trials`` table (a WI x DO grid per task, :func:`~seedstats.data.tables.score_grid`).
+        The ``trials`` table (a WI x DO grid per task, :func:`~seedstats.data.dataset.score_grid`).
     tasks : str or sequence of str, optional
         Default: every task present, paper order first.
 
@@ -53,14 +54,13 @@ def wi_ranks(trials, tasks=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> recs = [TrialRecord("rte", wi, do, None, {"acc": Curve(0.5, np.array([0]),
     ...         np.array([s]), s)}, np.zeros(10))
     ...         for wi, do, s in [(1, 1, .6), (1, 2, .7), (2, 1, .8), (2, 2, .7)]]
     >>> wi_ranks(build_tables(recs)[0])[["wi_seed", "mean", "rank"]].round(3).values.tolist()
     [[1.0, 0.65, 2.0], [2.0, 0.75, 1.0]]
     """
-    import pandas as pd
     from scipy import stats
 
     parts = []
@@ -121,7 +121,7 @@ def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> recs = [TrialRecord(t, wi, 1, None, {"acc": Curve(0.5, np.array([0]),
     ...         np.array([s]), s)}, np.zeros(10))
     ...         for t in ("rte", "sst") for wi, s in [(1, .6), (2, .8), (3, .7)]]
@@ -129,13 +129,10 @@ def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
     >>> out[["wi_seed", "rank_rte", "rank_sst", "mean_rank"]].values.tolist()
     [[2.0, 1.0, 1.0, 1.0], [3.0, 2.0, 2.0, 2.0], [1.0, 3.0, 3.0, 3.0]]
     """
-    import pandas as pd
     from scipy import stats
 
-    from seedstats.errors import DataError
-    from seedstats.stats.seeds import _check_int
 
-    n_perm = _check_int("n_perm", n_perm, 1)
+    n_perm = check_int("n_perm", n_perm, 1)
     gen = as_generator(rng)
     tasks = task_order(trials, tasks)
     if len(tasks) < 2:

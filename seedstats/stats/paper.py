@@ -9,8 +9,16 @@ next to the published values ("ours" vs "paper"). The published numbers come fro
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from seedstats.data import schema
+from seedstats.data.dataset import score_grid
 from seedstats.stats._common import as_generator, task_order
+from seedstats.stats.seeds import (
+    best_worst_anova,
+    seed_permutation_test,
+    seed_sd_summary,
+)
 
 __all__ = [
     "SOURCE",
@@ -98,7 +106,7 @@ def table1(trials, tasks=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> rec = TrialRecord("rte", 1, 1, None, {"acc": Curve(0.5, np.array([0, 21]),
     ...                   np.array([0.6, 0.79]), 0.75)}, np.zeros(468))
     >>> t1 = table1(build_tables([rec])[0])
@@ -107,8 +115,6 @@ def table1(trials, tasks=None):
     >>> t1["rte"].tolist()[2], t1["rte"].tolist()[-2:]  # paper's "BERT (ours)"; this data
     (77.3, [79.0, 75.0])
     """
-    import pandas as pd
-
     tasks = task_order(trials, tasks)
     cols = list(dict.fromkeys([*PAPER_TASKS, *tasks]))
     rows = [{"row": name, "source": "paper", **{t: vals.get(t, np.nan) for t in cols},
@@ -161,16 +167,12 @@ def table2(trials, tasks=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> rec = TrialRecord("rte", 1, 1, None, {"acc": Curve(0.5, np.array([0, 21]),
     ...                   np.array([0.6, 0.79]), 0.75)}, np.zeros(468))
     >>> table2(build_tables([rec])[0])[["task", "baseline", "n_val", "n_trials"]].values.tolist()
     [['rte', 0.53, 277, 1]]
     """
-    import pandas as pd
-
-    from seedstats.data import schema
-
     rows = []
     for t in task_order(trials, tasks):
         tt = trials[trials["task"] == t]
@@ -221,11 +223,6 @@ def table3(trials, tasks=None, *, ddof=1):
     DataError
         A task has no WI x DO grid.
     """
-    import pandas as pd
-
-    from seedstats.data.tables import score_grid
-    from seedstats.stats.seeds import seed_sd_summary
-
     parts = []
     for t in task_order(trials, tasks):
         s = seed_sd_summary(score_grid(trials, t), ddof=ddof)
@@ -273,11 +270,6 @@ def table4(trials, tasks=None, *, n_perm=10_000, rng=0):
     DataError
         A task has no WI x DO grid.
     """
-    import pandas as pd
-
-    from seedstats.data.tables import score_grid
-    from seedstats.stats.seeds import best_worst_anova, seed_permutation_test
-
     gen = as_generator(rng)
     rows = []
     for t in task_order(trials, tasks):

@@ -32,8 +32,12 @@ counted in ``n_missing``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from seedstats.data import schema
+from seedstats.errors import DataError
 from seedstats.stats._common import as_generator, task_order
+from seedstats.stats.expected_max import expected_max_curve
 
 __all__ = ["SCENARIOS", "scenario_evaluations", "scenario_scores", "expected_max_scenarios"]
 
@@ -50,9 +54,6 @@ def _check_scenarios(scenarios):
 
 
 def _task_evals(trials, evals, task, metric):
-    from seedstats.data import schema
-    from seedstats.errors import DataError
-
     for name, df, cols in (("trials", trials, ("task", "trial_id", "complete", "metric")),
                            ("evals", evals, ("task", "trial_id", "step", "epoch", "metric",
                                              "value", "phase"))):
@@ -75,9 +76,6 @@ def _task_evals(trials, evals, task, metric):
 
 def _plan(e, task, scenarios):
     """Steps of each scenario: ``{scenario: (during_steps, during_epochs, uses_after)}``."""
-    from seedstats.data import schema
-    from seedstats.errors import DataError
-
     during = e[e["phase"] == "during"]
     after = e[e["phase"] == "after"]
     present = np.unique(during["step"].to_numpy())
@@ -132,7 +130,7 @@ def scenario_evaluations(trials, evals, task, *, scenarios=SCENARIOS, metric=Non
     --------
     >>> import numpy as np
     >>> from seedstats.data.schema import TASKS
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> steps = np.array(TASKS["rte"].schedule)
     >>> rec = TrialRecord("rte", 1, 1, None, {"acc": Curve(0.5, steps, np.full(31, 0.6), 0.6)},
     ...                   np.zeros(468))
@@ -142,8 +140,6 @@ def scenario_evaluations(trials, evals, task, *, scenarios=SCENARIOS, metric=Non
     [['epoch', 'during', 156], ['epoch', 'during', 306], ['epoch', 'after', 467],
      ['end', 'after', 467]]
     """
-    import pandas as pd
-
     sc = _check_scenarios(scenarios)
     _, e, _ = _task_evals(trials, evals, task, metric)
     after = e[e["phase"] == "after"]
@@ -189,7 +185,7 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
     --------
     >>> import numpy as np
     >>> from seedstats.data.schema import TASKS
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> vals = np.full(31, 0.6); vals[10] = 0.8; vals[3] = 0.9  # steps 156 and 51
     >>> rec = TrialRecord("rte", 1, 1, None, {"acc": Curve(0.5, np.array(TASKS["rte"].schedule),
     ...                   vals, 0.7)}, np.zeros(468))
@@ -197,8 +193,6 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
     >>> scenario_scores(trials, evals, "rte")[["scenario", "score", "n_evals"]].values.tolist()
     [['frequent', 0.9, 32], ['epoch', 0.8, 3], ['end', 0.7, 1]]
     """
-    import pandas as pd
-
     sc = _check_scenarios(scenarios)
     t, e, metric = _task_evals(trials, evals, task, metric)
     plan = _plan(e, task, sc)
@@ -288,7 +282,7 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
     --------
     >>> import numpy as np
     >>> from seedstats.data.schema import TASKS
-    >>> from seedstats.data.tables import Curve, TrialRecord, build_tables
+    >>> from seedstats.data.records import Curve, TrialRecord, build_tables
     >>> recs = [TrialRecord("rte", 1, do, None, {"acc": Curve(0.5, np.array(
     ...         TASKS["rte"].schedule), np.full(31, v), v)}, np.zeros(468))
     ...         for do, v in [(1, 0.6), (2, 0.7)]]
@@ -297,11 +291,6 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
     >>> c[["n", "expected_max"]].round(6).values.tolist()  # (0.6 + 0.7) / 2, 0.6/4 + 0.7*3/4
     [[1.0, 0.65], [2.0, 0.675]]
     """
-    import pandas as pd
-
-    from seedstats.errors import DataError
-    from seedstats.stats.expected_max import expected_max_curve
-
     sc = _check_scenarios(scenarios)
     gen = None
     if n_boot:

@@ -2,7 +2,7 @@
 
 Every function takes one task's grid of final scores, ``grid : (n_wi, n_do)``: rows are weight
 initialization (WI) seeds, columns data-order (DO) seeds, as returned by
-:func:`seedstats.data.tables.score_grid` (index ``wi_seed``, columns ``do_seed``) or as a plain
+:func:`seedstats.data.dataset.score_grid` (index ``wi_seed``, columns ``do_seed``) or as a plain
 2-D array (seeds are then the positions ``0..n-1``). NaN marks a missing score (an incomplete
 trial, or a WI/DO combination never run); it is never silently dropped: every output carries
 the number of missing cells (``n_missing``).
@@ -23,8 +23,9 @@ import numbers
 import warnings
 
 import numpy as np
+import pandas as pd
 
-from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, nan_means
+from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, check_int, nan_means
 
 __all__ = [
     "FACTORS",
@@ -42,16 +43,6 @@ FACTORS = ("wi", "do")
 # ---------------------------------------------------------------------------------------------
 # validation helpers (shared with the other modules of seedstats.stats)
 # ---------------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
-                                                                     np.integer)):
-        raise TypeError(f"{name}: expected an integer >= {minimum}; got {value!r} "
-                        f"({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}; got {value}")
-    return int(value)
 
 
 def _check_level(level) -> float:
@@ -72,8 +63,6 @@ def _check_factor(factor) -> str:
 
 def _grid_array(grid, *, min_size: int = 2):
     """Validate a grid; return ``(Y, wi_labels, do_labels)`` with ``Y`` float64 (n_wi, n_do)."""
-    import pandas as pd
-
     if isinstance(grid, pd.DataFrame):
         bad = [c for c, t in grid.dtypes.items() if t.kind not in "biuf"
                and not pd.api.types.is_numeric_dtype(t)]
@@ -128,7 +117,7 @@ def per_seed_sd(grid, *, ddof=1):
     Parameters
     ----------
     grid : DataFrame or 2-D array, shape (n_wi, n_do)
-        Final scores, rows WI seeds, columns DO seeds (:func:`~seedstats.data.tables.score_grid`).
+        Final scores, rows WI seeds, columns DO seeds (:func:`~seedstats.data.dataset.score_grid`).
         NaN cells (missing or incomplete trials) are excluded and counted.
     ddof : int, default 1
         Delta degrees of freedom: ``1`` gives the sample SD (divisor ``n - 1``); ``0`` the
@@ -154,9 +143,7 @@ def per_seed_sd(grid, *, ddof=1):
     >>> per_seed_sd(np.array([[1.0, 3.0], [2.0, 2.0]]))["sd"].round(4).tolist()
     [1.4142, 0.0, 0.7071, 0.7071]
     """
-    import pandas as pd
-
-    ddof = _check_int("ddof", ddof, 0)
+    ddof = check_int("ddof", ddof, 0)
     Y, wi, do = _grid_array(grid, min_size=1)
     parts = []
     for factor, M, labels in (("wi", Y, wi), ("do", Y.T, do)):
@@ -209,9 +196,7 @@ def seed_sd_summary(grid, *, ddof=1):
     >>> seed_sd_summary(np.array([[1.0, 3.0], [2.0, 2.0]]))["sd"].round(4).tolist()
     [0.7071, 0.7071, 0.8165]
     """
-    import pandas as pd
-
-    ddof = _check_int("ddof", ddof, 0)
+    ddof = check_int("ddof", ddof, 0)
     Y, _, _ = _grid_array(grid, min_size=1)
     per = per_seed_sd(grid, ddof=ddof)
     vals = Y[~np.isnan(Y)]
@@ -369,8 +354,6 @@ def variance_components(grid, *, level=0.95):
     >>> vc.set_index("component")["estimate"].round(4).to_dict()  # 8/3, 13/6, 1/6
     {'wi': 2.6667, 'do': 2.1667, 'residual': 0.1667, 'total': 5.0}
     """
-    import pandas as pd
-
     level = _check_level(level)
     Y, _, _ = _grid_array(grid)
     n_missing = int(np.isnan(Y).sum())
@@ -462,7 +445,6 @@ def best_worst_anova(grid, factor="wi"):
     >>> r[["best_seed", "worst_seed", "F"]].round(4).to_dict("records")  # [4, 5, 7] vs [1, 2, 3]
     [{'best_seed': 1, 'worst_seed': 0, 'F': 10.0}]
     """
-    import pandas as pd
     from scipy import stats
 
     factor = _check_factor(factor)
@@ -556,10 +538,8 @@ def seed_permutation_test(grid, factor="wi", *, n_perm=10_000, rng=None):
     >>> bool(0 < r.loc[0, "p_var"] <= 1), int(r.loc[0, "n_perm"])
     (True, 999)
     """
-    import pandas as pd
-
     factor = _check_factor(factor)
-    n_perm = _check_int("n_perm", n_perm, 1)
+    n_perm = check_int("n_perm", n_perm, 1)
     gen = as_generator(rng)
     Y, wi, do = _grid_array(grid)
     M, labels, _ = _orient(Y, wi, do, factor)

@@ -1,20 +1,22 @@
-"""``seedstats tables``: Tables 1-4 of Dodge et al. (2020) and the further seed analyses.
+"""Tables 1-4 of Dodge et al. (2020) and the further seed analyses, computed.
 
-:func:`compute_tables` computes every table as a DataFrame; :func:`write_tables` writes each as
-CSV (the DataFrame, tidy) and Markdown (laid out like the paper, ours beside the published
-numbers) and returns the text the command prints. Tables that a dataset cannot support (no
-WI x DO grid, a single task for the cross-task test) are replaced by a one-line note saying
-why, never silently left out.
+:func:`compute_tables` computes every table as a DataFrame (rendering and writing them is
+:mod:`seedstats.figures.tables`). Tables that a dataset cannot support (no WI x DO grid, a
+single task for the cross-task test) come with a one-line note saying why, never silently
+left out.
 """
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
+import pandas as pd
 
-import numpy as np
+from seedstats.data import schema
+from seedstats.data.dataset import score_grid
+from seedstats.errors import DataError
+from seedstats.stats import divergence, globalseeds, paper, seeds
+from seedstats.stats._common import task_order
 
-__all__ = ["TABLES", "compute_tables", "write_tables", "to_markdown"]
+__all__ = ["TABLES", "compute_tables"]
 
 #: Table name -> title, in the order written.
 TABLES = {
@@ -30,10 +32,6 @@ TABLES = {
                        "early evaluation",
     "global_seeds": "Globally good weight initializations (Section 4.3)",
 }
-
-_SYNTHETIC = ("synthetic replica of the Dodge et al. 2020 release: these numbers are not the "
-              "paper's runs")
-
 
 def _grid_tasks(trials, tasks):
     """Tasks with a WI x DO grid, and a note per task without one."""
@@ -76,14 +74,6 @@ def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
     notes : dict of str to list of str
         Per table, what was left out and why.
     """
-    import pandas as pd
-
-    from seedstats.data import schema
-    from seedstats.data.tables import score_grid
-    from seedstats.errors import DataError
-    from seedstats.stats import divergence, globalseeds, paper, seeds
-    from seedstats.stats._common import task_order
-
     trials, evals = ds.trials, ds.evals
     tasks = task_order(trials)
     grid_tasks, grid_notes = _grid_tasks(trials, tasks)
@@ -120,272 +110,3 @@ def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
     except DataError as exc:
         notes["global_seeds"].append(f"not computed: {exc}")
     return out, notes
-
-
-# --- Markdown ---------------------------------------------------------------------------------
-
-
-def _fmt(v, spec="{:.3f}"):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    try:
-        import pandas as pd
-
-        if pd.isna(v):
-            return "-"
-    except (TypeError, ValueError):
-        pass
-    if isinstance(v, (float, np.floating)):
-        return spec.format(float(v))
-    return str(v)
-
-
-def _p(v):
-    return _fmt(v, "{:.1e}") if isinstance(v, (float, np.floating)) and v < 1e-3 else _fmt(
-        v, "{:.4f}")
-
-
-def _p_perm(v, n_perm):
-    """A permutation p-value; the smallest attainable one, 1 / (n_perm + 1), shown as a bound."""
-    if isinstance(v, (float, np.floating)) and v <= 1.0 / (n_perm + 1) * (1 + 1e-9):
-        return f"<= {_p(v)}"
-    return _p(v)
-
-
-def to_markdown(df, *, formats=None, index=False):
-    """A DataFrame as a GitHub-flavoured Markdown table (no extra dependency).
-
-    Parameters
-    ----------
-    df : DataFrame
-    formats : dict of str to callable or str, optional
-        Per column, a function of the value or a ``str.format`` spec; default ``{:.3f}``
-        for floats, ``str`` otherwise; NaN and NA print as ``-``.
-    index : bool, default False
-        Include the index as the first column.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> print(to_markdown(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]})))
-    | a | b |
-    |---|---|
-    | 1 | 0.500 |
-    | 2 | - |
-    """
-    formats = formats or {}
-    d = df.reset_index() if index else df
-    cols = [str(c) for c in d.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in d.itertuples(index=False):
-        cells = []
-        for c, v in zip(d.columns, row):
-            f = formats.get(c)
-            if callable(f):
-                cells.append(f(v))
-            elif f is not None:
-                cells.append(_fmt(v, f))
-            else:
-                cells.append(_fmt(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _md_table1(df):
-    tasks = [c for c in df.columns if c not in ("row", "source", "n_trials")]
-    return to_markdown(df[["row", *tasks]], formats={t: "{:.1f}" for t in tasks})
-
-
-def _md_table2(df):
-    cols = ["task", "metric", "metric_paper", "baseline", "baseline_paper", "n_train",
-            "n_train_paper", "n_val", "n_val_paper", "steps_per_epoch", "n_trials", "n_wi",
-            "n_do", "evals_per_trial", "n_incomplete"]
-    return to_markdown(df[cols], formats={"baseline": "{:.2f}", "baseline_paper": "{:.2f}",
-                                          "evals_per_trial": "{:.0f}"})
-
-
-_T3_ROWS = {"wi": "Agg. over WI", "do": "Agg. over DO", "total": "Total"}
-
-
-def _md_table3(df):
-    import pandas as pd
-
-    def cell(r):
-        digits = "{:.4f}" if r["ours"] < 0.01 or r["paper"] < 0.01 else "{:.3f}"
-        return f"{_fmt(r['ours'], digits)} ({_fmt(r['paper'], digits)})"
-
-    tasks = list(dict.fromkeys(df["task"]))
-    rows = []
-    for q, label in _T3_ROWS.items():
-        sub = df[df["quantity"] == q].set_index("task")
-        rows.append({"": label, **{t: cell(sub.loc[t]) for t in tasks}})
-    miss = df[df["quantity"] == "total"].set_index("task")["n_missing"]
-    rows.append({"": "missing scores (excluded)", **{t: str(int(miss[t])) for t in tasks}})
-    return to_markdown(pd.DataFrame(rows))
-
-
-def _md_table4(df):
-    import pandas as pd
-
-    tasks = list(dict.fromkeys(df["task"]))
-    rows = []
-    for factor in ("wi", "do"):
-        sub = df[df["factor"] == factor].set_index("task")
-        name = factor.upper()
-        rows.append({"": f"{name}: best / worst seed",
-                     **{t: f"{sub.loc[t, 'best_seed']} / {sub.loc[t, 'worst_seed']}"
-                        for t in tasks}})
-        rows.append({"": f"{name}: ANOVA p, post-selection (paper)",
-                     **{t: f"{_p(sub.loc[t, 'p_anova_post_selection'])} "
-                           f"({_p(sub.loc[t, 'p_paper'])})" for t in tasks}})
-        rows.append({"": f"{name}: permutation p, variance of seed means",
-                     **{t: _p_perm(sub.loc[t, "p_perm_var"], sub.loc[t, "n_perm"])
-                        for t in tasks}})
-        rows.append({"": f"{name}: permutation p, best - worst mean",
-                     **{t: _p_perm(sub.loc[t, "p_perm_range"], sub.loc[t, "n_perm"])
-                        for t in tasks}})
-    return to_markdown(pd.DataFrame(rows))
-
-
-def _md_vc(df):
-    d = df.copy()
-    d["95% CI"] = [f"[{_fmt(lo, '{:.2e}')}, {_fmt(hi, '{:.2e}')}]"
-                   for lo, hi in zip(d["ci_low"], d["ci_high"])]
-    d["share"] = [_fmt(s, "{:.0%}") for s in d["share"]]
-    cols = ["task", "component", "estimate", "variance", "sd", "share", "95% CI", "ci_method",
-            "n_wi", "n_do", "n_missing"]
-    return to_markdown(d[cols], formats={"estimate": "{:.2e}", "variance": "{:.2e}",
-                                         "sd": "{:.4f}"})
-
-
-def _md_failed(df):
-    return to_markdown(df, formats={"threshold": "{:.2f}", "rate": "{:.3f}"})
-
-
-def _md_early(df):
-    # a readable excerpt: the evaluations nearest to these fractions of training, per task
-    import pandas as pd
-
-    picks = []
-    for _, g in df.groupby("task", sort=False):
-        for target in (0.1, 0.2, 0.3, 0.5, 1.0, 2.0):
-            i = (g["epoch"] - target).abs().idxmin()
-            picks.append(i)
-    d = df.loc[list(dict.fromkeys(picks))]
-    cols = ["task", "k", "step", "epoch", "n", "n_failed", "n_flagged", "precision", "recall",
-            "n_missing"]
-    return to_markdown(pd.DataFrame(d[cols]), formats={"epoch": "{:.2f}",
-                                                       "precision": "{:.2f}",
-                                                       "recall": "{:.2f}"})
-
-
-def _md_global(df):
-    rank_cols = [c for c in df.columns if c.startswith("rank_")]
-    head = df.head(10)
-    n_perm = int(df["n_perm"].iloc[0])
-    return to_markdown(head[["wi_seed", *rank_cols, "mean_rank", "p_adjusted"]],
-                       formats={**{c: "{:.1f}" for c in rank_cols}, "mean_rank": "{:.2f}",
-                                "p_adjusted": lambda v: _p_perm(v, n_perm)})
-
-
-_MD = {"table1": _md_table1, "table2": _md_table2, "table3": _md_table3,
-       "table4": _md_table4, "variance_components": _md_vc, "failed_runs": _md_failed,
-       "early_detection": _md_early, "global_seeds": _md_global}
-
-
-def _captions(name, df, n_perm, ddof, level):
-    if name == "table1":
-        return ["Ours: best headline-metric value over every evaluation ('during' and "
-                "'after') of every trial, x100; and the best score at the end of training "
-                "('after' only)."]
-    if name == "table3":
-        return [f"Cells: ours (paper). Per-seed SDs with ddof={ddof} (sample SD), averaged "
-                "over the seeds of the factor; Total: SD over all trials. Final scores "
-                "('after'); missing scores excluded."]
-    if name == "table4":
-        return ["The ANOVA between the best and the worst seed (as the paper) is "
-                "post-selection: choosing the extremes makes it reject about 90% of the time "
-                "on a 25 x 25 grid with no seed effect. Not a valid test.",
-                f"Valid: permutation test ({n_perm} permutations, seed labels shuffled within "
-                "each seed of the other factor) of the spread of the seed means."]
-    if name == "variance_components":
-        return [f"Two-way crossed random-effects model, one trial per cell (the WI x DO "
-                f"interaction is part of the residual); ANOVA (method-of-moments) estimates, "
-                f"truncated at 0 for variance/share; {level:.0%} intervals: MLS (Ting et al. "
-                "1990) for WI and DO, exact chi-square for the residual, Graybill-Wang for the "
-                "total."]
-    if name == "failed_runs":
-        return ["A run failed when its final score is at or below the majority baseline "
-                "(Table 2; MCC at or below 0), as in Mosbach et al. (2021)."]
-    if name == "early_detection":
-        return ["Flag a run when its score at evaluation k (regular schedule) is at or below "
-                "the failing threshold; precision = failed among flagged, recall = flagged "
-                "among failed. Excerpt; every evaluation is in the CSV."]
-    if name == "global_seeds":
-        tasks = [c[5:] for c in df.columns if c.startswith("rank_")]
-        return [f"WI seeds common to {', '.join(tasks)}, ranked per task by mean final score "
-                "(1 = best); p_adjusted: permutation test (WI labels shuffled independently "
-                f"per task, {n_perm} permutations) of the best mean rank, max-statistic "
-                "adjusted. Paper (Section 4.3): WI 12 is best on CoLA and RTE, second on MRPC, "
-                "third on SST."]
-    return []
-
-
-def write_tables(ds, out, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
-    """Compute every table and write it as CSV and Markdown into the directory ``out``.
-
-    The ``seedstats tables`` command (issue "statistics core", Section 4): Tables 1-4 of
-    Dodge et al. (2020) beside the published numbers, the variance components, failed-run rates
-    and their early detection, and the globally good seeds (see :func:`compute_tables`).
-
-    Parameters
-    ----------
-    ds : Dataset
-        From :func:`seedstats.load`; when ``ds.synthetic`` every table says it is the
-        synthetic replica.
-    out : str or Path
-        Directory to write into (created if needed). Each table ``NAME`` becomes
-        ``NAME.csv`` (tidy, every column) and ``NAME.md`` (title, table, notes).
-    n_perm, seed, ddof, level
-        As :func:`compute_tables`.
-
-    Returns
-    -------
-    list of (Path, str)
-        Per table, the Markdown file and its text (what the command prints; the CSV sits
-        beside it).
-
-    Examples
-    --------
-    >>> import seedstats
-    >>> for path, text in write_tables(seedstats.load(), "tables"):  # doctest: +SKIP
-    ...     print(text)
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tables, notes = compute_tables(ds, n_perm=n_perm, seed=seed, ddof=ddof, level=level)
-    written = []
-    for name, title in TABLES.items():
-        head = f"## {title}"
-        if ds.synthetic:
-            head += f"\n\n*Data: {_SYNTHETIC}.*"
-        df = tables.get(name)
-        if df is None:
-            (out / f"{name}.csv").unlink(missing_ok=True)  # no stale CSV from an earlier run
-            body = "Not computed. " + " ".join(notes[name])
-            text = f"{head}\n\n{body}\n"
-        else:
-            df.to_csv(out / f"{name}.csv", index=False)
-            extra = _captions(name, df, n_perm, ddof, level) + notes[name]
-            text = f"{head}\n\n{_MD[name](df)}\n"
-            if extra:
-                text += "\n" + "\n".join(f"- {x}" for x in extra) + "\n"
-            text += f"\nCSV: {name}.csv\n"
-        md = out / f"{name}.md"
-        md.write_text(text)
-        written.append((md, text))
-    return written

@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from seedstats.data.schema import steps_per_epoch_at
-from seedstats.data.tables import Curve, TrialRecord
+from seedstats.data.formats.base import headline_metric, read_each
+from seedstats.data.records import Curve, TrialRecord, dataset_records
+from seedstats.data.schema import TASKS, steps_per_epoch_at, trial_id
+from seedstats.data.store import writing_directory
 from seedstats.errors import ParseError
 
 __all__ = ["FORMAT", "VERSION", "SUFFIX", "LogWriter", "detect", "read", "read_file",
@@ -113,7 +115,6 @@ class LogWriter:
     >>> len(buf.getvalue().splitlines())
     4
     """
-
     def __init__(self, path_or_file, *, task: str, wi_seed=None, do_seed=None, seed=None,
                  **header_fields):
         if not isinstance(task, str) or not task:
@@ -270,8 +271,6 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (ReadResult imported l
     -------
     ReadResult
     """
-    from seedstats.data.ingest import read_each
-
     path = Path(path)
     files = _log_files(path) if path.is_dir() else [path]
     result = read_each(files, opts, read_file)
@@ -313,7 +312,7 @@ def _number(path, n, value, what):
 
 
 def read_file(path, opts=None) -> TrialRecord:
-    """Read one log into a :class:`~seedstats.data.tables.TrialRecord`.
+    """Read one log into a :class:`~seedstats.data.records.TrialRecord`.
 
     Raises
     ------
@@ -321,8 +320,6 @@ def read_file(path, opts=None) -> TrialRecord:
         Invalid JSON, a missing or foreign header, or a record that breaks the format
         (the message names the file and the line).
     """
-    from seedstats.data.release import headline_metric
-
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -479,10 +476,6 @@ def write_jsonl(ds, directory) -> Path:
     Path
         ``directory``, holding ``<trial_id>.jsonl`` per trial.
     """
-    from seedstats.data.release import dataset_records
-    from seedstats.data.store import writing_directory
-    from seedstats.data.schema import TASKS
-
     directory = Path(directory)
     with writing_directory(directory, "directory") as tmp:
         for rec in dataset_records(ds):
@@ -505,8 +498,6 @@ def write_jsonl(ds, directory) -> Path:
 
 
 def _safe(rec) -> str:
-    from seedstats.data.schema import trial_id
-
     return "".join(ch if ch.isalnum() or ch in "-_." else "_"
                    for ch in trial_id(rec.task, rec.wi_seed, rec.do_seed, rec.seed))
 

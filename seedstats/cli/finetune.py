@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["add_arguments", "run", "spec_from_args"]
+from seedstats.errors import SeedstatsError
+
+__all__ = ["register", "add_arguments", "cmd_finetune", "spec_from_args"]
 
 
 def _dropout_seed(text: str):
@@ -141,10 +143,8 @@ def _fmt(rec) -> str:
     return f"  {where}: {vals}"
 
 
-def run(args) -> int:
+def cmd_finetune(args) -> int:
     """Run ``seedstats finetune run|grid``; returns the exit status."""
-    from seedstats.errors import SeedstatsError
-
     cmd = getattr(args, "finetune_command", None)
     if cmd is None:
         args.finetune_parser.print_help()
@@ -187,3 +187,10 @@ def run(args) -> int:
             raise
         raise SeedstatsError(str(exc)) from None
     return 1 if (summary["status"] == "error").any() else 0
+
+
+def register(sub) -> None:
+    """Add ``finetune`` and its ``run`` and ``grid`` sub-commands to ``sub``."""
+    sp = sub.add_parser("finetune", help="regenerate raw logs (needs seedstats[finetune])")
+    sp.set_defaults(func=cmd_finetune, finetune_parser=sp)
+    add_arguments(sp)

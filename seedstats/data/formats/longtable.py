@@ -24,7 +24,7 @@ counts the updates done, like the Trainer's ``global_step`` (seedstats' step is 
 ``count - 1``; the training loss likewise). By default a column named ``global_step`` (or
 ending in it) counts, any other is an index; the choice is noted in the report.
 
-Without a ``phase`` column the rules of :mod:`seedstats.data._seeds` apply (the first step is
+Without a ``phase`` column the rules of :mod:`seedstats.data.formats.sweeps` apply (the first step is
 ``before`` when it is step -1, ``after`` is the evaluation at the run's last step when the run
 is complete). With one, ``after`` rows give ``after`` and ``before`` rows ``before``. Seeds
 come from the seed columns, else ``--seeds-from`` matched against the run's name, else a
@@ -33,13 +33,15 @@ sidecar; the task from the ``task`` column or ``--task``.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from seedstats.data._seeds import Resolver, Series, assemble, as_int, guarded
-from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
-from seedstats.data.tables import Curve
+from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.sweeps import Resolver, Series, as_int, assemble, guarded
+from seedstats.data.records import Curve
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["detect", "read", "REQUIRED", "OPTIONAL"]
@@ -56,7 +58,6 @@ def _columns(path: Path) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    import csv
 
     with open(path, encoding="utf-8", newline="") as fh:
         return next(csv.reader(fh, delimiter="\t" if path.suffix == ".tsv" else ","), [])
@@ -91,8 +92,6 @@ def _mapping(opts) -> tuple[dict, dict]:
 
 
 def _load(path: Path):
-    import pandas as pd
-
     if path.suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", low_memory=False)
@@ -133,8 +132,6 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     ParseError
         Non-numeric steps or values, a seed or task that varies within a run, no seed.
     """
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"SRC {path}: --format table expects a CSV, TSV or Parquet file")

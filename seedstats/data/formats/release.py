@@ -1,4 +1,4 @@
-"""The released pickle of Dodge et al. (2020): a safe loader and a writer (issue 2, part 3).
+"""The released pickle of Dodge et al. (2020): a safe loader and a writer .
 
 The authors released their 2,100 trials (Section 3 of the paper; Figures 1-9 are drawn
 from it) as one pickled nested dict (``reference/paper-facts.md``)::
@@ -19,29 +19,28 @@ containers, numbers, strings and the NumPy scalar/array constructors; any other
 global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ...) is refused with a
 :class:`~seedstats.errors.ParseError` naming the file and the global, before anything
 runs.
-
-The module also holds the helpers the other writers share: :func:`dataset_records`
-(tables back to trial records), :func:`headline_metric`.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib
-import os
 import pickle
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from seedstats.data import schema
-from seedstats.data.tables import Curve, TrialRecord
+from seedstats.data import schema, store
+from seedstats.data.formats.base import (
+    ReadResult,
+    gc_paused,
+    headline_metric,
+    parse_error_or_skip,
+)
+from seedstats.data.records import Curve, TrialRecord, dataset_records
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["RestrictedUnpickler", "ALLOWED_GLOBALS", "detect", "read", "load_pickle",
-           "write_release", "release_dict", "dataset_records", "headline_metric",
-           "gc_paused"]
+           "write_release", "release_dict"]
 
 _BUILTINS = ("set", "frozenset", "complex", "bytearray", "list", "dict", "tuple", "int",
              "float", "str", "bytes", "bool")
@@ -75,7 +74,6 @@ class RestrictedUnpickler(pickle.Unpickler):
         On the first global outside the allow-list (``"module.name"`` in the message);
         nothing it would have called has run.
     """
-
     def __init__(self, file, path):
         super().__init__(file, encoding="latin1")
         self._path = path
@@ -97,23 +95,6 @@ class RestrictedUnpickler(pickle.Unpickler):
         if module == "__builtin__":
             module = "builtins"
         return getattr(importlib.import_module(module), name)
-
-
-@contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while a loader builds millions of small objects.
-
-    Unpickling or parsing the release creates ~10^6 small lists; with the collector on,
-    its repeated passes over them make loading about 3 times slower. Reference counting
-    still frees everything; the collector runs again afterwards.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _head(path: Path, n: int = 2) -> bytes:
@@ -257,30 +238,6 @@ def _first(d):
     return next(iter(d.values())) if isinstance(d, dict) and d else None
 
 
-def headline_metric(task: str, names, opts, where) -> str:
-    """The headline metric of a trial: ``--metric``, the paper's (Table 2), or inferred.
-
-    For a task outside the paper's four, the metric is ``opts.metric`` or, when the
-    trial logs exactly one metric besides ``loss``, that one.
-
-    Raises
-    ------
-    DataError
-        An unknown task with several candidate metrics and no ``--metric``.
-    """
-    given = getattr(opts, "metric", None)
-    if given:
-        return given
-    if task in schema.TASKS:
-        return schema.TASKS[task].metric
-    cands = [n for n in names if n != "loss"]
-    if len(cands) == 1:
-        return cands[0]
-    raise DataError(f"{where}: task {task!r} is not one of the paper's tasks "
-                    f"({', '.join(schema.TASKS)}) and logs {len(cands)} metrics besides loss "
-                    f"({', '.join(cands) or 'none'}); give the headline metric with --metric")
-
-
 def _trial(path, kp, task, wi, do, trial, opts, notes) -> TrialRecord:
     if not isinstance(trial, dict):
         raise ParseError(path, None, f"{kp}: expected a dict of metrics, got {_short(trial)}")
@@ -349,8 +306,6 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
 
 
 def _read(path, data, opts):
-    from seedstats.data.ingest import ReadResult, parse_error_or_skip
-
     if not isinstance(data, dict):
         raise ParseError(path, None, f"data: expected a dict of tasks, got {_short(data)}")
     result = ReadResult([])
@@ -399,114 +354,6 @@ def _read(path, data, opts):
 
 
 # --- tables back to records, and writing ---------------------------------------------------
-
-_DERIVED_FLAGS = {"incomplete", "nan", "no_metric", "before_mismatch"}
-
-
-def _opt_int(v):
-    import pandas as pd
-
-    return None if v is None or pd.isna(v) else int(v)
-
-
-def dataset_records(ds) -> list[TrialRecord]:
-    """Turn a dataset's tables back into trial records (the inverse of ``build_tables``).
-
-    Used by the writers (:func:`write_release`, :func:`seedstats.data.rawlog.write_rawlogs`,
-    :func:`seedstats.data.jsonl.write_jsonl`). The flags that ``build_tables`` derives
-    (``incomplete``, ``nan``, ``no_metric``, ``before_mismatch``) are dropped, since it
-    derives them again; the majority baseline of a task outside the paper's is not
-    stored in the tables and comes back as None.
-
-    Parameters
-    ----------
-    ds : Dataset
-        Anything with ``.trials``, ``.evals`` and ``.train_loss``.
-
-    Returns
-    -------
-    list of TrialRecord
-        In the order of ``ds.trials``.
-    """
-    import pandas as pd
-
-    trials, evals, tl = ds.trials, ds.evals, ds.train_loss
-    tids = pd.Index(trials["trial_id"].astype(str).to_numpy(dtype=object))
-    if not tids.is_unique:
-        raise DataError("trials: trial_id is not unique")
-
-    def split(df):
-        """Row order grouping ``df`` by trial (in ``trials`` order), and group bounds."""
-        col = df["trial_id"]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            codes = col.cat.codes.to_numpy()
-            cats = pd.Index(col.cat.categories.astype(str), dtype=object)
-        else:
-            codes, cats = pd.factorize(col.astype(str))
-            cats = pd.Index(cats, dtype=object)
-        where = tids.get_indexer(cats)
-        used = np.zeros(len(cats), bool)
-        used[codes[codes >= 0]] = True
-        if (codes < 0).any() or (where[used] < 0).any():
-            bad = "NaN" if (codes < 0).any() else cats[used & (where < 0)][0]
-            raise DataError(f"trial {bad!r} has rows in the long tables but none in trials")
-        rowpos = where[codes] if len(codes) else np.empty(0, np.int64)
-        order = np.argsort(rowpos, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(rowpos, minlength=len(tids)))])
-        return order, bounds
-
-    eo, eb = split(evals)
-    e_step = evals["step"].to_numpy(dtype=np.int64)[eo]
-    e_val = evals["value"].to_numpy(dtype=np.float64)[eo]
-    e_epoch = evals["epoch"].to_numpy(dtype=np.float64)[eo]
-    e_phase = pd.Categorical(evals["phase"].astype(str), categories=list(schema.PHASES)
-                             ).codes[eo]
-    mcat = pd.Categorical(evals["metric"].astype(str))
-    e_metric, m_names = mcat.codes[eo], list(mcat.categories)
-    lo, lb = split(tl)
-    l_step = tl["step"].to_numpy(dtype=np.int64)[lo]
-    l_loss = tl["loss"].to_numpy(dtype=np.float64)[lo]
-
-    recs = []
-    cols = {c: trials[c].tolist() for c in ("task", "wi_seed", "do_seed", "seed", "metric",
-                                            "n_steps", "complete", "flags", "source")}
-    for i in range(len(trials)):
-        task = str(cols["task"][i])
-        a, b = eb[i], eb[i + 1]
-        mc, ph, st, va = e_metric[a:b], e_phase[a:b], e_step[a:b], e_val[a:b]
-        _, first = np.unique(mc, return_index=True)
-        curves, after_step = {}, None
-        for code in mc[np.sort(first)]:
-            sel = mc == code
-            p, s, v = ph[sel], st[sel], va[sel]
-            before, after = v[p == 0], v[p == 2]
-            if after.size:
-                after_step = int(s[p == 2][0])
-            curves[m_names[code]] = Curve(float(before[0]) if before.size else None,
-                                          s[p == 1].copy(), v[p == 1].copy(),
-                                          float(after[0]) if after.size else None)
-        ep = e_epoch[a:b]
-        ok = (st >= 0) & np.isfinite(ep) & (ep > 0)
-        spe = None
-        if ok.any():
-            j = int(np.argmax(ok))
-            spe = schema.steps_per_epoch_at(st[j], ep[j])
-            if task in schema.TASKS and spe == schema.TASKS[task].steps_per_epoch:
-                spe = None
-        la, lb_ = lb[i], lb[i + 1]
-        lsteps = l_step[la:lb_]
-        flags = [f for f in str(cols["flags"][i] or "").split(",")
-                 if f and f not in _DERIVED_FLAGS]
-        metric = cols["metric"][i]
-        recs.append(TrialRecord(
-            task=task, wi_seed=_opt_int(cols["wi_seed"][i]), do_seed=_opt_int(cols["do_seed"][i]),
-            seed=_opt_int(cols["seed"][i]), curves=curves, train_loss=l_loss[la:lb_].copy(),
-            train_steps=None if np.array_equal(lsteps, np.arange(len(lsteps))) else lsteps.copy(),
-            complete=bool(cols["complete"][i]), source=str(cols["source"][i]),
-            n_steps=int(cols["n_steps"][i]), after_step=after_step, steps_per_epoch=spe,
-            metric=None if metric is None or metric != metric else str(metric), flags=flags,
-        ))
-    return recs
 
 
 def release_dict(ds, nested_none: bool = False) -> dict:
@@ -579,14 +426,8 @@ def write_release(ds, path, nested_none: bool = False) -> Path:
         raise DataError(f"path {path}: exists and is not a pickle; choose a new file name")
     data = release_dict(ds, nested_none)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            pickle.dump(data, fh, protocol=4)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with store.writing_file(path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump(data, fh, protocol=4)
     return path
 
 

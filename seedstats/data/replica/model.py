@@ -29,19 +29,13 @@ The generative model, per task (all draws from fixed seeds, see :data:`ROOT_SEED
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-import shutil
-import stat
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from seedstats.data import schema
+from seedstats.data.dataset import Dataset
+from seedstats.data.records import Curve, TrialRecord, build_tables
 
 __all__ = [
     "REPLICA_VERSION",
@@ -52,8 +46,6 @@ __all__ = [
     "confusion_metrics",
     "simulate_task",
     "build_replica",
-    "replica_path",
-    "write_replica",
 ]
 
 #: Version of the generator and its constants; part of the cache key. Bump it whenever
@@ -430,8 +422,6 @@ def _train_loss(task, p, do, z, diverged, e_div, tau, l0, H) -> np.ndarray:
 
 
 def _records(task: str, sim: dict) -> list:
-    from seedstats.data.tables import Curve, TrialRecord
-
     info = schema.task_info(task)
     steps = sim["steps"]
     recs = []
@@ -477,160 +467,8 @@ def build_replica():
     >>> len(ds.trials)  # doctest: +SKIP
     2100
     """
-    from seedstats.data.dataset import Dataset
-    from seedstats.data.tables import build_tables
-
     records = []
     for task in schema.TASKS:
         records += _records(task, simulate_task(task))
     trials, evals, train_loss = build_tables(records)
     return Dataset(trials, evals, train_loss, _meta())
-
-
-# --- cache -------------------------------------------------------------------------------
-
-
-def _fingerprint() -> str:
-    """Short hash of this module's source: a stale cache of an edited generator is never used."""
-    try:
-        data = Path(__file__).read_bytes()
-    except OSError:  # pragma: no cover - frozen installs
-        data = repr(PARAMS).encode()
-    return hashlib.sha256(data).hexdigest()[:10]
-
-
-#: Names of the finished replica entries in the cache directory (group 1: the source hash).
-_ENTRY = re.compile(r"replica-v\d+-schema\d+-([0-9a-f]{10})")
-#: Entries written or used less than this long ago (seconds, by their modification time,
-#: which :func:`replica_path` refreshes on every use) are never pruned: another process
-#: (running other source) may have just made or found one and be about to read it.
-PRUNE_GRACE_S = 600.0
-#: Staging directories (``.replica-...build-*``) of builds that crashed are removed once they
-#: are this old (seconds); younger ones may be builds in progress.
-STALE_BUILD_S = 86400.0
-
-
-def _prune_stale(root: Path, keep: str) -> list[str]:
-    """Remove the replica entries of ``root`` made by other generator sources.
-
-    Each old entry (a finished ``replica-v*-schema*-<hash>`` directory whose hash is not
-    ours and which is older than :data:`PRUNE_GRACE_S`) is first renamed to a private
-    ``.<name>.trash-*`` name, atomically, so no process ever sees a half-deleted entry under
-    its real name and two pruning processes never remove the same one twice, then deleted.
-    ``keep`` (the entry just written), entries of our own hash, staging directories of
-    builds in progress and anything not named like a replica entry are never touched;
-    errors are ignored (another process may be pruning too). Returns the names removed.
-    """
-    ours = _ENTRY.fullmatch(keep)
-    now = time.time()
-    removed = []
-    try:
-        names = sorted(os.listdir(root))
-    except OSError:
-        return removed
-    for name in names:
-        path = root / name
-        try:
-            if name.startswith(".replica-") and ".trash-" in name:
-                trash = path  # a pruned entry whose deletion was interrupted: nobody uses it
-            else:
-                st = path.lstat()
-                age = now - st.st_mtime
-                if not stat.S_ISDIR(st.st_mode):
-                    continue
-                if name.startswith(".replica-") and ".build-" in name:
-                    stale = age >= STALE_BUILD_S  # a crashed build (a live one is younger)
-                else:
-                    m = _ENTRY.fullmatch(name)
-                    stale = (m is not None and name != keep and age >= PRUNE_GRACE_S
-                             and not (ours and m.group(1) == ours.group(1)))
-                if not stale:
-                    continue
-                trash = root / f".{name.lstrip('.')}.trash-{os.getpid()}-{os.urandom(4).hex()}"
-                os.rename(path, trash)  # atomic; fails when another process took it first
-        except OSError:
-            continue
-        shutil.rmtree(trash, ignore_errors=True)
-        removed.append(name)
-    return removed
-
-
-def replica_path() -> Path:
-    """Path of the cached replica (a normalized dataset directory), built on first use.
-
-    The directory is named by :data:`REPLICA_VERSION`, the schema version and a hash
-    of the generator's source, inside :func:`seedstats._cache.cache_dir`. It is built into a private
-    staging directory and renamed into place; when another process finished first,
-    its copy is used and ours discarded. After a build, the entries that earlier
-    versions of the generator left in that directory are removed (:func:`_prune_stale`:
-    never the one just written, nor one another process wrote or used in the last
-    :data:`PRUNE_GRACE_S` seconds).
-
-    Returns
-    -------
-    Path
-    """
-    from seedstats._cache import cache_dir
-    from seedstats.data import store
-
-    root = cache_dir()
-    final = root / (f"replica-v{REPLICA_VERSION}-schema{schema.SCHEMA_VERSION}-"
-                    f"{_fingerprint()}")
-    if store.is_dataset(final):
-        try:  # mark it used: other sources' processes prune by age since last use
-            os.utime(final)
-        except OSError:
-            pass
-        return final
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.build-", dir=root))
-    try:
-        build_replica().save(staging / "ds")
-        try:
-            os.rename(staging / "ds", final)
-        except OSError:
-            if not store.is_dataset(final):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _prune_stale(root, final.name)
-    return final
-
-
-def write_replica(out, format: str = "parquet") -> Path:
-    """Write the replica to ``out`` in one of the layouts seedstats reads.
-
-    Parameters
-    ----------
-    out : str or Path
-        Target: a directory (``parquet``, ``rawlog``) or a file (``release``).
-    format : {"parquet", "release", "rawlog"}
-        ``parquet``: a normalized dataset (the same tables as ``seedstats ingest``);
-        ``release``: the released pickle layout (``reference/paper-facts.md``);
-        ``rawlog``: one text log per trial, the authors' layout.
-
-    Returns
-    -------
-    Path
-        What was written.
-
-    Raises
-    ------
-    ValueError
-        An unknown ``format``.
-    """
-    formats = ("parquet", "release", "rawlog")
-    if format not in formats:
-        raise ValueError(f"format: expected one of {', '.join(formats)}, got {format!r}")
-    from seedstats.data.dataset import load
-
-    out = Path(out)
-    ds = load(replica_path())
-    if format == "parquet":
-        return ds.save(out)
-    if format == "release":
-        from seedstats.data.release import write_release
-
-        return Path(write_release(ds, out))
-    from seedstats.data.rawlog import write_rawlogs
-
-    return Path(write_rawlogs(ds, out))

@@ -24,9 +24,9 @@ Mapping
 -------
 The Trainer's ``MLflowCallback`` logs its log keys unchanged with ``step = global_step``
 (``loss``, ``eval_accuracy``, ``train_runtime``, ...) and its ``TrainingArguments`` plus the
-model config as params, so the rules of :mod:`seedstats.data._seeds` apply: step =
+model config as params, so the rules of :mod:`seedstats.data.formats.sweeps` apply: step =
 ``global_step - 1``, the evaluation prefix is found by
-:func:`~seedstats.data._seeds.split_keys`, values logged twice at one step keep the later
+:func:`~seedstats.data.formats.sweeps.split_keys`, values logged twice at one step keep the later
 (by timestamp). Params are the run config for seeds (``seed``; ``wi_seed``/``do_seed``); the
 task is ``finetuning_task`` (or ``task_name``/``task``) among them. ``--seeds-from`` is matched
 against the run's name. A run is complete when its status is FINISHED or it logged the
@@ -35,14 +35,25 @@ end-of-training record.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from seedstats.data._seeds import (END_KEY, Resolver, Series, assemble, find_first, guarded,
-                                   infer_steps_per_epoch, max_step, split_keys,
-                                   walk_files)
-from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.sweeps import (
+    END_KEY,
+    Resolver,
+    Series,
+    assemble,
+    find_first,
+    guarded,
+    infer_steps_per_epoch,
+    max_step,
+    split_keys,
+    walk_files,
+)
 from seedstats.errors import ParseError
 
 __all__ = ["detect", "read", "RUN_STATUS", "read_meta_yaml", "is_sqlite"]
@@ -186,8 +197,6 @@ def _read_file_run(run_dir: Path, res: Resolver):
 # --- SQLite ---------------------------------------------------------------------------------
 
 def _connect(path: Path):
-    import sqlite3
-
     return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
 
 
@@ -200,8 +209,6 @@ def _tables(path: Path) -> set:
 
 
 def _read_sqlite(path: Path, res: Resolver, opts, result: ReadResult):
-    import pandas as pd
-
     def load():
         con = _connect(path)
         try:

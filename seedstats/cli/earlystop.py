@@ -1,8 +1,7 @@
 """``seedstats earlystop``: run the budget search per task, write the tables, print the best.
 
-Thin over :func:`seedstats.earlystop.search.budget_search_tasks` (:func:`budget_search` for
-several tasks, sharing the Monte Carlo draws): it parses nothing itself (the argument parser
-lives in :mod:`seedstats.cli`), calls the public function, writes
+Thin over :func:`seedstats.earlystop.budget_search_tasks` (:func:`budget_search` for
+several tasks, sharing the Monte Carlo draws): it calls the public function, writes
 ``assignments`` and ``best`` as Parquet and CSV under ``--out``, prints the best-per-budget
 table and shows a progress bar on standard error. Results go through the content-addressed
 cache, so ``seedstats figures`` reuses them.
@@ -10,12 +9,16 @@ cache, so ``seedstats figures`` reuses them.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["run", "ProgressBar", "write_tables"]
+from seedstats.cli.common import add_data_arg, banner, load_data
+from seedstats.data import store
+from seedstats.earlystop import budget_search_tasks
+from seedstats.errors import SeedstatsError
+
+__all__ = ["register", "cmd_earlystop", "ProgressBar", "write_tables"]
 
 
 class ProgressBar:
@@ -51,16 +54,6 @@ class ProgressBar:
             self._shown = False
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_tables(out, assignments, best) -> list[Path]:
     """Write both tables as Parquet and CSV into the directory ``out`` (each file atomically).
 
@@ -76,9 +69,11 @@ def write_tables(out, assignments, best) -> list[Path]:
         df = df.copy()
         df.attrs = {}
         p = out / f"{name}.parquet"
-        _atomic_write(p, lambda q, df=df: df.to_parquet(q, index=False))
+        with store.writing_file(p) as tmp:
+            df.to_parquet(tmp, index=False)
         c = out / f"{name}.csv"
-        _atomic_write(c, lambda q, df=df: df.to_csv(q, index=False))
+        with store.writing_file(c) as tmp:
+            df.to_csv(tmp, index=False)
         paths += [p, c]
     return paths
 
@@ -90,24 +85,10 @@ _FORMAT = {"f": "{:.3f}".format, "expected": "{:.5f}".format, "se": "{:.1e}".for
            "confidence": "{:.3f}".format}
 
 
-def run(ds, args) -> int:
-    """Entry point of ``seedstats earlystop`` (wired in :mod:`seedstats.cli`).
-
-    Parameters
-    ----------
-    ds : Dataset
-    args : argparse.Namespace
-        ``task`` (list or None: every task), ``samples``, ``max_budget``, ``exact``, ``seed``,
-        ``out`` (Path).
-
-    Returns
-    -------
-    int
-        Exit status (0).
-    """
-    from seedstats.earlystop.search import budget_search_tasks
-    from seedstats.errors import SeedstatsError
-
+def cmd_earlystop(args) -> int:
+    """Run ``seedstats earlystop``; returns the exit status (0)."""
+    ds = load_data(args)
+    print(banner(ds))
     tasks = list(args.task) if getattr(args, "task", None) else list(ds.tasks)
     unknown = [t for t in tasks if t not in ds.tasks]
     if unknown:
@@ -143,3 +124,16 @@ def run(ds, args) -> int:
     for path in write_tables(args.out, a, b):
         print(f"wrote {path}")
     return 0
+
+
+def register(sub) -> None:
+    """Add ``earlystop`` to ``sub`` (an ``add_subparsers`` object)."""
+    sp = sub.add_parser("earlystop", help="the early-stopping simulator (Section 5)")
+    add_data_arg(sp)
+    sp.add_argument("--task", action="append", help="task(s); default: all")
+    sp.add_argument("--samples", type=int, default=50_000)
+    sp.add_argument("--max-budget", type=int, default=30)
+    sp.add_argument("--exact", action="store_true", help="exact expectation, no sampling")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", type=Path, default=Path("earlystop"), metavar="DIR")
+    sp.set_defaults(func=cmd_earlystop)

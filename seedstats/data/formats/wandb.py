@@ -20,10 +20,10 @@ Mapping
 -------
 The Trainer's ``WandbCallback`` logs ``rewrite_logs(logs)`` (``eval/accuracy``, ``train/loss``,
 ``train/epoch``) with ``train/global_step``; the keys are mapped back to the Trainer's log keys
-as for TensorBoard (:func:`seedstats.data.tensorboard.hf_key`). The step is ``--map
+as for TensorBoard (:func:`seedstats.data.formats.sweeps.hf_key`). The step is ``--map
 step=COLUMN`` when given, else ``train/global_step`` when present, else W&B's ``_step`` (a
 count of log calls, not of updates: noted). Steps are ``global_step - 1`` in seedstats
-(:mod:`seedstats.data._seeds`). Rows are ordered by ``_step``. Seeds come from the config
+(:mod:`seedstats.data.formats.sweeps`). Rows are ordered by ``_step``. Seeds come from the config
 (``seed``; ``wi_seed``/``do_seed``), the task from its ``finetuning_task`` (or ``task_name``).
 
 The end of training is the Trainer's end-of-training row (``train/train_runtime``, or a row
@@ -44,11 +44,21 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from seedstats.data._seeds import (END_KEY, Resolver, Series, assemble, find_first, guarded,
-                                   infer_steps_per_epoch, split_keys, walk_files)
-from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
-from seedstats.data.tensorboard import hf_key
+from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.sweeps import (
+    END_KEY,
+    Resolver,
+    Series,
+    assemble,
+    find_first,
+    guarded,
+    hf_key,
+    infer_steps_per_epoch,
+    split_keys,
+    walk_files,
+)
 from seedstats.errors import ParseError
 
 __all__ = ["detect", "read", "history_columns", "read_wandb_config"]
@@ -176,7 +186,6 @@ def _load(f: Path) -> dict:
             else:
                 cols[name] = np.array(col.to_pylist(), dtype=object)
         return cols
-    import pandas as pd
 
     df = pd.read_csv(f, low_memory=False)
     for name in df.columns:
@@ -191,7 +200,6 @@ def _load(f: Path) -> dict:
 def _numeric(v: np.ndarray) -> np.ndarray:
     if v.dtype == np.float64:
         return v
-    import pandas as pd
 
     return pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(dtype=np.float64,
                                                                  na_value=np.nan)

@@ -18,7 +18,7 @@ A run directory is a Trainer ``output_dir``: its top-level ``trainer_state.json`
 - training logs: ``loss`` (with ``learning_rate``, ``grad_norm``, ``epoch``, ``step``);
 - evaluation logs: ``<prefix>_<metric>`` with ``<prefix>_runtime`` & co; the prefix is ``eval``
   unless the run used a custom ``metric_key_prefix`` (see
-  :func:`seedstats.data._seeds.split_keys`);
+  :func:`seedstats.data.formats.sweeps.split_keys`);
 - the end-of-training record: ``train_runtime``, ``train_loss``, ``total_flos``, ...
 
 Each entry's ``step`` is the Trainer's ``global_step`` (updates done): seedstats' step is
@@ -26,7 +26,7 @@ Each entry's ``step`` is the Trainer's ``global_step`` (updates done): seedstats
 (``12`` and ``12.0`` are; ``12.5``, NaN, ``"12"`` are not) is a ParseError naming the file and
 the entry, never truncated; ``--skip-bad`` skips that run. Entries repeated after a resume
 are deduplicated, keeping the last per kind and step. Phases, ``after`` and seeds follow
-:mod:`seedstats.data._seeds`; seeds come from ``--seeds-from``, a ``seedstats.json`` sidecar or
+:mod:`seedstats.data.formats.sweeps`; seeds come from ``--seeds-from``, a ``seedstats.json`` sidecar or
 ``trial_params`` (the Trainer does not record its seed in this file). The task comes from
 ``--task``, the sidecar, or ``finetuning_task`` in the run's ``config.json`` (the model config
 ``run_glue.py`` saves).
@@ -43,9 +43,18 @@ import math
 import re
 from pathlib import Path
 
-from seedstats.data._seeds import (END_KEY, Resolver, Series, assemble, find_first, guarded,
-                                   infer_steps_per_epoch, split_keys, walk_files)
-from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.sweeps import (
+    END_KEY,
+    Resolver,
+    Series,
+    assemble,
+    find_first,
+    guarded,
+    infer_steps_per_epoch,
+    split_keys,
+    walk_files,
+)
 from seedstats.errors import ParseError
 
 __all__ = ["detect", "read", "find_runs", "read_state", "read_run"]
@@ -136,7 +145,7 @@ def _task_hint(run_dir: Path, state_file: Path):
 
 
 def read_run(run_dir: Path, state_file: Path, res: Resolver):
-    """One run directory's :class:`~seedstats.data.tables.TrialRecord`."""
+    """One run directory's :class:`~seedstats.data.records.TrialRecord`."""
     state = read_state(state_file)
     series, end_order, end_step = _series(state["log_history"], state_file)
     ident = res.identity(run_dir, run_dir=run_dir, trial_params=state.get("trial_params"),

@@ -2,9 +2,9 @@
 
 Most users' runs are not the paper's 2,100 trials (Dodge et al. 2020) but their own sweeps,
 logged by the Hugging Face Trainer, TensorBoard, MLflow or Weights & Biases (issue 8). The
-loaders :mod:`~seedstats.data.hf_trainer`, :mod:`~seedstats.data.tensorboard`,
-:mod:`~seedstats.data.mlflow`, :mod:`~seedstats.data.wandb`, :mod:`~seedstats.data.mosbach`
-and :mod:`~seedstats.data.longtable` read their source into per-key series and hand them to
+loaders :mod:`~seedstats.data.formats.hf_trainer`, :mod:`~seedstats.data.formats.tensorboard`,
+:mod:`~seedstats.data.formats.mlflow`, :mod:`~seedstats.data.formats.wandb`, :mod:`~seedstats.data.formats.mosbach`
+and :mod:`~seedstats.data.formats.longtable` read their source into per-key series and hand them to
 :func:`assemble`, so that every source follows the same rules, written down here once.
 
 Seeds (first source that yields one wins)
@@ -59,13 +59,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from seedstats.data import schema
-from seedstats.data.tables import Curve, TrialRecord
+from seedstats.data.records import Curve, TrialRecord
 from seedstats.errors import DataError, ParseError, SeedstatsError
 
 __all__ = [
@@ -142,8 +143,6 @@ def guarded(path, what: str, fn):
 
     ``what`` says what was expected in ``path`` ("a trainer_state.json", ...).
     """
-    import sqlite3
-
     try:
         return fn()
     except SeedstatsError:
@@ -213,7 +212,6 @@ class SeedPattern:
     DataError
         The pattern has no field, an unknown field, or a field twice.
     """
-
     _FIELDS = {"wi": "wi_seed", "do": "do_seed", "seed": "seed"}
 
     def __init__(self, pattern: str):
@@ -277,7 +275,6 @@ def _seeds_from_mapping(d: dict, path, origin: str) -> dict | None:
 @dataclass
 class Identity:
     """Who a run is: task, seeds, headline metric and majority baseline."""
-
     task: str
     wi_seed: int | None
     do_seed: int | None
@@ -295,7 +292,6 @@ class Resolver:
         The source given to ``seedstats ingest``.
     opts : IngestOptions
     """
-
     def __init__(self, root: Path, opts):
         self.root = Path(root)
         self.opts = opts
@@ -461,7 +457,6 @@ def _strip_prefix(metric: str, names) -> str:
 @dataclass
 class Series:
     """One logged key of one run: ``g`` (global steps as logged), values, and log order."""
-
     g: np.ndarray
     v: np.ndarray
     order: np.ndarray
@@ -626,3 +621,13 @@ def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str,
         rec.train_steps = tr.g + train_offset
     return rec
 
+
+def hf_key(tag: str) -> str:
+    """The Trainer log key behind a tag its callbacks write (``rewrite_logs`` inverted)."""
+    if tag.startswith("eval/"):
+        return "eval_" + tag[5:]
+    if tag.startswith("test/"):
+        return "test_" + tag[5:]
+    if tag.startswith("train/"):
+        return tag[6:]
+    return tag

@@ -24,7 +24,7 @@ One seed drives weight initialization and data order together: it is recorded as
 sidecar says otherwise). The task is ``--task``, the sidecar's, or the run directory's parent
 when that is a GLUE task name (``sst-2`` is ``sst``). A run is complete when its ``-1`` row is
 there; then ``after`` is the evaluation at the largest step (rules:
-:mod:`seedstats.data._seeds`). Updates per epoch are the paper task's (batch size 16, as in
+:mod:`seedstats.data.formats.sweeps`). Updates per epoch are the paper task's (batch size 16, as in
 the study's configurations); other tasks have NaN epochs.
 """
 
@@ -34,9 +34,16 @@ import math
 import re
 from pathlib import Path
 
-from seedstats.data._seeds import Resolver, Series, assemble, find_first, guarded, walk_files
-from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
-from seedstats.data.tables import Curve
+from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.sweeps import (
+    Resolver,
+    Series,
+    assemble,
+    find_first,
+    guarded,
+    walk_files,
+)
+from seedstats.data.records import Curve
 from seedstats.errors import ParseError
 
 __all__ = ["detect", "read", "read_run", "read_tsv", "GLUE_TASKS"]
@@ -110,7 +117,7 @@ def _seed_config(run_dir: Path):
 
 
 def read_run(run_dir: Path, res: Resolver):
-    """One run directory's :class:`~seedstats.data.tables.TrialRecord`."""
+    """One run directory's :class:`~seedstats.data.records.TrialRecord`."""
     parent = run_dir.parent.name.lower()
     ident = res.identity(run_dir, run_dir=run_dir, config=_seed_config(run_dir),
                          task_hint=parent if parent in GLUE_TASKS else None)

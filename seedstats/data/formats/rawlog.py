@@ -48,7 +48,9 @@ from pathlib import Path
 import numpy as np
 
 from seedstats.data import schema
-from seedstats.data.tables import Curve, TrialRecord
+from seedstats.data.formats.base import headline_metric, read_each
+from seedstats.data.records import Curve, TrialRecord, dataset_records
+from seedstats.data.store import writing_directory
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["detect", "read", "read_file", "parse_rawlog", "format_rawlog", "write_rawlogs",
@@ -147,8 +149,6 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
     -------
     ReadResult
     """
-    from seedstats.data.ingest import read_each
-
     path = Path(path)
     files = log_files(path) if path.is_dir() else [path]
     result = read_each(files, opts, read_file)
@@ -160,7 +160,7 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
 
 
 def read_file(path, opts=None) -> TrialRecord:
-    """Read one raw log into a :class:`~seedstats.data.tables.TrialRecord`."""
+    """Read one raw log into a :class:`~seedstats.data.records.TrialRecord`."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -334,8 +334,6 @@ def parse_rawlog(data: bytes, path="<rawlog>", opts=None) -> TrialRecord:
     ParseError
         Malformed content (file, line number, what was expected).
     """
-    from seedstats.data.release import headline_metric
-
     lines = data.split(b"\n")
     ends_nl = data.endswith(b"\n")
     last = len(lines) - 1
@@ -590,9 +588,6 @@ def write_rawlogs(ds, directory, numpy2_floats: bool = False, *,
     DataError
         A trial without separate WI and DO seeds, or a directory that is not ours.
     """
-    from seedstats.data.release import dataset_records
-    from seedstats.data.store import writing_directory
-
     directory = Path(directory)
     with writing_directory(directory, "directory", overwrite, _looks_like_rawlog) as tmp:
         for rec in dataset_records(ds):

@@ -1,4 +1,4 @@
-"""Build the normalized tables from per-trial records, and read views back out.
+"""Build the normalized tables from per-trial records.
 
 Every loader (released pickle, raw text logs, JSON Lines, the replica, ...) turns its
 input into :class:`TrialRecord` objects and calls :func:`build_tables`; nothing else
@@ -20,8 +20,6 @@ __all__ = [
     "TrialRecord",
     "build_tables",
     "coerce",
-    "score_grid",
-    "eval_matrix",
 ]
 
 _INT32 = np.iinfo(np.int32)
@@ -34,7 +32,6 @@ class Curve:
     ``before``/``after`` are ``None`` when not logged (a NaN value that *was* logged
     stays NaN). ``steps``/``values`` are the ``"during"`` evaluations in log order.
     """
-
     before: float | None = None
     steps: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     values: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
@@ -70,7 +67,6 @@ class TrialRecord:
     flags : list of str
         Problems a loader noticed; more are added by :func:`build_tables`.
     """
-
     task: str
     wi_seed: int | None = None
     do_seed: int | None = None
@@ -277,68 +273,108 @@ def _long(parts, kind: str) -> pd.DataFrame:
     return pd.DataFrame(data)[list(columns)]
 
 
-def score_grid(trials: pd.DataFrame, task: str, value: str = "after") -> pd.DataFrame:
-    """The WI x DO grid of one task's scores (Figure 2 of the paper).
-
-    Returns
-    -------
-    DataFrame
-        Index ``wi_seed``, columns ``do_seed``, cells the ``value`` column of ``trials``
-        (``after`` by default); missing combinations are NaN.
-
-    Raises
-    ------
-    DataError
-        The task has no trials, its trials carry no separate WI and DO seeds, or
-        several trials share one (WI, DO) cell.
-    """
-    t = trials[trials["task"] == task]
-    if t.empty:
-        raise DataError(f"no trials for task {task!r}; tasks present: "
-                        f"{sorted(map(str, trials['task'].unique()))}")
-    if t["wi_seed"].isna().any() or t["do_seed"].isna().any():
-        raise DataError(f"task {task!r}: this analysis needs a WI x DO seed grid, but some "
-                        "trials carry no separate wi_seed/do_seed")
-    dup = t.duplicated(["wi_seed", "do_seed"])
-    if dup.any():
-        row = t[dup].iloc[0]
-        raise DataError(f"task {task!r}: several trials share WI {row['wi_seed']} and DO "
-                        f"{row['do_seed']} (e.g. {row['trial_id']}); the WI x DO grid needs "
-                        "one trial per cell")
-    g = t.pivot(index="wi_seed", columns="do_seed", values=value)
-    g.index = g.index.astype(int)
-    g.columns = g.columns.astype(int)
-    return g.sort_index().sort_index(axis=1)
+_DERIVED_FLAGS = {"incomplete", "nan", "no_metric", "before_mismatch"}
 
 
-def eval_matrix(evals: pd.DataFrame, task: str, metric: str | None = None,
-                steps=None, phase: str = "during") -> pd.DataFrame:
-    """Validation curves of one task as a trials x steps matrix.
+
+def _opt_int(v):
+    return None if v is None or pd.isna(v) else int(v)
+
+
+
+def dataset_records(ds) -> list[TrialRecord]:
+    """Turn a dataset's tables back into trial records (the inverse of ``build_tables``).
+
+    Used by the writers (:func:`write_release`, :func:`seedstats.data.formats.rawlog.write_rawlogs`,
+    :func:`seedstats.data.formats.jsonl.write_jsonl`). The flags that ``build_tables`` derives
+    (``incomplete``, ``nan``, ``no_metric``, ``before_mismatch``) are dropped, since it
+    derives them again; the majority baseline of a task outside the paper's is not
+    stored in the tables and comes back as None.
 
     Parameters
     ----------
-    evals : DataFrame
-        The ``evals`` table.
-    task : str
-    metric : str, optional
-        Default: the task's headline metric (Table 2).
-    steps : sequence of int, optional
-        Keep only these steps (in this order); a trial that lacks one gets NaN there.
-    phase : str
-        ``"during"`` by default.
+    ds : Dataset
+        Anything with ``.trials``, ``.evals`` and ``.train_loss``.
 
     Returns
     -------
-    DataFrame
-        Index ``trial_id``, columns ``step``, values ``value``.
+    list of TrialRecord
+        In the order of ``ds.trials``.
     """
-    metric = metric or schema.task_info(task).metric
-    e = evals[(evals["task"] == task) & (evals["metric"] == metric) & (evals["phase"] == phase)]
-    if e.empty:
-        raise DataError(f"no {phase!r} evaluations of metric {metric!r} for task {task!r}")
-    m = e.pivot_table(index="trial_id", columns="step", values="value", aggfunc="last",
-                      observed=True, dropna=False)
-    m.index = m.index.astype(str)
-    if steps is not None:
-        m = m.reindex(columns=list(steps))
-    return m
+    trials, evals, tl = ds.trials, ds.evals, ds.train_loss
+    tids = pd.Index(trials["trial_id"].astype(str).to_numpy(dtype=object))
+    if not tids.is_unique:
+        raise DataError("trials: trial_id is not unique")
+
+    def split(df):
+        """Row order grouping ``df`` by trial (in ``trials`` order), and group bounds."""
+        col = df["trial_id"]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy()
+            cats = pd.Index(col.cat.categories.astype(str), dtype=object)
+        else:
+            codes, cats = pd.factorize(col.astype(str))
+            cats = pd.Index(cats, dtype=object)
+        where = tids.get_indexer(cats)
+        used = np.zeros(len(cats), bool)
+        used[codes[codes >= 0]] = True
+        if (codes < 0).any() or (where[used] < 0).any():
+            bad = "NaN" if (codes < 0).any() else cats[used & (where < 0)][0]
+            raise DataError(f"trial {bad!r} has rows in the long tables but none in trials")
+        rowpos = where[codes] if len(codes) else np.empty(0, np.int64)
+        order = np.argsort(rowpos, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(rowpos, minlength=len(tids)))])
+        return order, bounds
+
+    eo, eb = split(evals)
+    e_step = evals["step"].to_numpy(dtype=np.int64)[eo]
+    e_val = evals["value"].to_numpy(dtype=np.float64)[eo]
+    e_epoch = evals["epoch"].to_numpy(dtype=np.float64)[eo]
+    e_phase = pd.Categorical(evals["phase"].astype(str), categories=list(schema.PHASES)
+                             ).codes[eo]
+    mcat = pd.Categorical(evals["metric"].astype(str))
+    e_metric, m_names = mcat.codes[eo], list(mcat.categories)
+    lo, lb = split(tl)
+    l_step = tl["step"].to_numpy(dtype=np.int64)[lo]
+    l_loss = tl["loss"].to_numpy(dtype=np.float64)[lo]
+
+    recs = []
+    cols = {c: trials[c].tolist() for c in ("task", "wi_seed", "do_seed", "seed", "metric",
+                                            "n_steps", "complete", "flags", "source")}
+    for i in range(len(trials)):
+        task = str(cols["task"][i])
+        a, b = eb[i], eb[i + 1]
+        mc, ph, st, va = e_metric[a:b], e_phase[a:b], e_step[a:b], e_val[a:b]
+        _, first = np.unique(mc, return_index=True)
+        curves, after_step = {}, None
+        for code in mc[np.sort(first)]:
+            sel = mc == code
+            p, s, v = ph[sel], st[sel], va[sel]
+            before, after = v[p == 0], v[p == 2]
+            if after.size:
+                after_step = int(s[p == 2][0])
+            curves[m_names[code]] = Curve(float(before[0]) if before.size else None,
+                                          s[p == 1].copy(), v[p == 1].copy(),
+                                          float(after[0]) if after.size else None)
+        ep = e_epoch[a:b]
+        ok = (st >= 0) & np.isfinite(ep) & (ep > 0)
+        spe = None
+        if ok.any():
+            j = int(np.argmax(ok))
+            spe = schema.steps_per_epoch_at(st[j], ep[j])
+            if task in schema.TASKS and spe == schema.TASKS[task].steps_per_epoch:
+                spe = None
+        la, lb_ = lb[i], lb[i + 1]
+        lsteps = l_step[la:lb_]
+        flags = [f for f in str(cols["flags"][i] or "").split(",")
+                 if f and f not in _DERIVED_FLAGS]
+        metric = cols["metric"][i]
+        recs.append(TrialRecord(
+            task=task, wi_seed=_opt_int(cols["wi_seed"][i]), do_seed=_opt_int(cols["do_seed"][i]),
+            seed=_opt_int(cols["seed"][i]), curves=curves, train_loss=l_loss[la:lb_].copy(),
+            train_steps=None if np.array_equal(lsteps, np.arange(len(lsteps))) else lsteps.copy(),
+            complete=bool(cols["complete"][i]), source=str(cols["source"][i]),
+            n_steps=int(cols["n_steps"][i]), after_step=after_step, steps_per_epoch=spe,
+            metric=None if metric is None or metric != metric else str(metric), flags=flags,
+        ))
+    return recs

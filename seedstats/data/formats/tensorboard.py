@@ -31,7 +31,7 @@ arrives as ``train/val_accuracy`` -> ``val_accuracy``. Other tags are kept as wr
 (``val/acc`` is metric ``acc`` of prefix ``val``). The Trainer's ``args`` text (its
 ``TrainingArguments`` as JSON) is the run config for seeds (``seed``), and ``model_config``
 gives the task (``finetuning_task``). Steps are the Trainer's ``global_step``: seedstats' step
-is ``global_step - 1`` (rules: :mod:`seedstats.data._seeds`).
+is ``global_step - 1`` (rules: :mod:`seedstats.data.formats.sweeps`).
 
 A run is complete when it has the end-of-training record; a run the Trainer wrote (``args``
 text or ``train/epoch``) without one is incomplete; other runs are taken as complete (noted).
@@ -45,13 +45,23 @@ from pathlib import Path
 
 import numpy as np
 
-from seedstats.data._seeds import (END_KEY, Resolver, Series, assemble, find_first, guarded,
-                                   infer_steps_per_epoch, max_step, split_keys,
-                                   walk_files)
-from seedstats.data.ingest import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.sweeps import (
+    END_KEY,
+    Resolver,
+    Series,
+    assemble,
+    find_first,
+    guarded,
+    hf_key,
+    infer_steps_per_epoch,
+    max_step,
+    split_keys,
+    walk_files,
+)
 from seedstats.errors import DataError, ParseError
 
-__all__ = ["detect", "read", "read_run", "read_events", "crc32c", "masked_crc32c", "hf_key"]
+__all__ = ["detect", "read", "read_run", "read_events", "crc32c", "masked_crc32c"]
 
 EXTRA = "seedstats[sweeps]"
 
@@ -153,8 +163,8 @@ def read_events(path: Path):
         the file's last record was cut short.
     """
     try:
-        from tensorboard.compat.proto import event_pb2
         from google.protobuf.message import DecodeError
+        from tensorboard.compat.proto import event_pb2
     except ImportError:
         raise DataError(f"--format tensorboard needs the optional extra {EXTRA} (pip install "
                         f"'{EXTRA}', or pip install tensorboard)") from None
@@ -195,17 +205,6 @@ def read_events(path: Path):
     return scalars, texts, truncated
 
 
-def hf_key(tag: str) -> str:
-    """The Trainer log key behind a tag its callbacks write (``rewrite_logs`` inverted)."""
-    if tag.startswith("eval/"):
-        return "eval_" + tag[5:]
-    if tag.startswith("test/"):
-        return "test_" + tag[5:]
-    if tag.startswith("train/"):
-        return tag[6:]
-    return tag
-
-
 def _json_or_none(text):
     if not text:
         return None
@@ -217,7 +216,7 @@ def _json_or_none(text):
 
 
 def read_run(run_dir: Path, files: list[Path], res: Resolver):
-    """One run directory's :class:`~seedstats.data.tables.TrialRecord` (None: no scalars)."""
+    """One run directory's :class:`~seedstats.data.records.TrialRecord` (None: no scalars)."""
     cols: dict[str, tuple[list, list, list]] = {}
     texts: dict[str, str] = {}
     truncated = False

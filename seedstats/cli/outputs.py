@@ -1,0 +1,61 @@
+"""``seedstats tables`` and ``figures``: the paper's tables and figures, written to files.
+
+Drawing imports matplotlib, so the figure and table modules are imported when a command
+runs, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seedstats.cli.common import UsageError, add_data_arg, banner, load_data
+
+__all__ = ["register", "cmd_tables", "cmd_figures"]
+
+
+def cmd_tables(args) -> int:
+    from seedstats.figures.tables import write_tables
+
+    ds = load_data(args)
+    print(banner(ds))
+    for path, text in write_tables(ds, args.out):
+        print(text)
+        print(f"wrote {path}\n")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from seedstats.figures import registry
+
+    if args.list:
+        for name, fig in registry.FIGURES.items():
+            print(f"{name:12s} {fig.paper_ref:12s} {fig.title}")
+        return 0
+    names = list(registry.FIGURES) if args.all else args.names
+    if not names:
+        raise UsageError("name figures to make, or give --all or --list")
+    unknown = [n for n in names if n not in registry.FIGURES]
+    if unknown:
+        raise UsageError(f"unknown figure {', '.join(unknown)}; "
+                         f"`seedstats figures --list` shows {', '.join(registry.FIGURES)}")
+    ds = load_data(args)
+    print(banner(ds))
+    failed = registry.make_all(ds, names, out=args.out, fmt=args.format, echo=print)
+    return 1 if failed else 0
+
+
+def register(sub) -> None:
+    """Add the sub-commands of this module to ``sub`` (an ``add_subparsers`` object)."""
+    sp = sub.add_parser("tables", help="Tables 1-4 and the further seed analyses")
+    add_data_arg(sp)
+    sp.add_argument("--out", type=Path, default=Path("tables"), metavar="DIR")
+    sp.set_defaults(func=cmd_tables)
+
+    sp = sub.add_parser("figures", help="the paper's figures (and ours)")
+    sp.add_argument("names", nargs="*", metavar="NAME")
+    sp.add_argument("--all", action="store_true", help="every figure and table")
+    sp.add_argument("--list", action="store_true", help="list the figures")
+    add_data_arg(sp)
+    sp.add_argument("--out", type=Path, default=Path("figures"), metavar="DIR")
+    sp.add_argument("--format", choices=["png", "pdf", "svg"], default="png")
+    sp.set_defaults(func=cmd_figures)

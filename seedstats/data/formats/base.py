@@ -1,0 +1,132 @@
+"""What every source format shares: reader options and results, the per-file read loop,
+the skip-or-raise rule of ``--skip-bad`` and the one headline-metric policy.
+
+Each format is one module of :mod:`seedstats.data.formats` exposing
+
+``detect(path: Path) -> bool``
+    Whether ``path`` looks like this format (cheap: names and first bytes).
+``read(path: Path, opts: IngestOptions) -> ReadResult``
+    The trial records, and the files skipped under ``--skip-bad``.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from seedstats.data import schema
+from seedstats.data.records import TrialRecord
+from seedstats.errors import DataError, ParseError
+
+__all__ = ["IngestOptions", "ReadResult", "parse_error_or_skip", "read_each", "gc_paused",
+           "headline_metric"]
+
+
+@dataclass
+class IngestOptions:
+    """Options shared by every reader (each uses those that apply to it).
+
+    Attributes
+    ----------
+    skip_bad : bool
+        Skip malformed files (listed in the report) instead of stopping at the first.
+    task : str, optional
+        Task name when the source does not record it.
+    metric : str, optional
+        Headline metric when it cannot be inferred (e.g. ``eval_accuracy``).
+    baseline : float, optional
+        Majority baseline for the failed-run verdict when the task is not a paper task.
+    seeds_from : str, optional
+        Path pattern with ``{wi}``, ``{do}`` or ``{seed}`` fields to read seeds from.
+    mapping : dict, optional
+        Column mapping for long tables (``run=trial,step=global_step,...``).
+    """
+
+    skip_bad: bool = False
+    task: str | None = None
+    metric: str | None = None
+    baseline: float | None = None
+    seeds_from: str | None = None
+    mapping: dict = field(default_factory=dict)
+
+
+
+@dataclass
+class ReadResult:
+    """What a reader returns: records, files skipped (path, reason) and notes."""
+
+    records: list[TrialRecord]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+
+def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):
+    """Run ``fn()``; on a :class:`ParseError` skip ``path`` under ``--skip-bad``, else raise.
+
+    Returns ``fn()``'s value, or None when the file was skipped.
+    """
+    try:
+        return fn()
+    except ParseError as exc:
+        if not opts.skip_bad:
+            raise
+        result.skipped.append((str(path), str(exc)))
+        return None
+
+
+
+def read_each(files, opts: IngestOptions, read_file) -> ReadResult:
+    """Read one trial per file with ``read_file(path, opts)``, honouring ``--skip-bad``."""
+    from seedstats.data.formats.base import gc_paused
+
+    result = ReadResult([])
+    with gc_paused():
+        for f in files:
+            rec = parse_error_or_skip(opts, result, f, lambda f=f: read_file(f, opts))
+            if rec is not None:
+                result.records.append(rec)
+    return result
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a loader builds millions of small objects.
+
+    Unpickling or parsing the release creates ~10^6 small lists; with the collector on,
+    its repeated passes over them make loading about 3 times slower. Reference counting
+    still frees everything; the collector runs again afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+
+def headline_metric(task: str, names, opts, where) -> str:
+    """The headline metric of a trial: ``--metric``, the paper's (Table 2), or inferred.
+
+    For a task outside the paper's four, the metric is ``opts.metric`` or, when the
+    trial logs exactly one metric besides ``loss``, that one.
+
+    Raises
+    ------
+    DataError
+        An unknown task with several candidate metrics and no ``--metric``.
+    """
+    given = getattr(opts, "metric", None)
+    if given:
+        return given
+    if task in schema.TASKS:
+        return schema.TASKS[task].metric
+    cands = [n for n in names if n != "loss"]
+    if len(cands) == 1:
+        return cands[0]
+    raise DataError(f"{where}: task {task!r} is not one of the paper's tasks "
+                    f"({', '.join(schema.TASKS)}) and logs {len(cands)} metrics besides loss "
+                    f"({', '.join(cands) or 'none'}); give the headline metric with --metric")
