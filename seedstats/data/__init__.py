@@ -1,4 +1,4 @@
-"""The data layer: every source converges on three normalized tables (``DESIGN.md``).
+"""The data layer: every source converges on three normalized tables (README: "The normalized dataset").
 
 The core (no module of it imports a format, the replica or :mod:`~seedstats.data.ingest`):
 

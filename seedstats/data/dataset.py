@@ -15,7 +15,7 @@ __all__ = ["Dataset", "score_grid", "eval_matrix"]
 
 @dataclass
 class Dataset:
-    """A normalized dataset (``DESIGN.md``).
+    """A normalized dataset (the README's "The normalized dataset").
 
     Attributes
     ----------

@@ -251,7 +251,7 @@ def export(ds: Dataset, out, format: str = "parquet") -> Path:
         Target: a directory (``parquet``, ``rawlog``) or a file (``release``).
     format : {"parquet", "release", "rawlog"}
         ``parquet``: a normalized dataset (the same tables as ``seedstats ingest``);
-        ``release``: the released pickle layout (``reference/paper-facts.md``);
+        ``release``: the released pickle layout (:mod:`seedstats.data.formats.release`);
         ``rawlog``: one text log per trial, the authors' layout.
 
     Returns

@@ -1,9 +1,9 @@
 """Column names, dtypes and task metadata of the normalized dataset.
 
-This module is the single place where the contracts of ``DESIGN.md`` live in code:
-the three tables (``trials``, ``evals``, ``train_loss``), their column dtypes, the
+This module is the single place where the dataset's contracts (README: "The normalized
+dataset") live in code: the three tables (``trials``, ``evals``, ``train_loss``), their column dtypes, the
 per-task metadata of Table 2 of Dodge et al. (2020), and the evaluation schedules
-of the released curves (``reference/paper-facts.md``).
+of the released curves.
 
 Step convention
 ---------------
@@ -156,7 +156,7 @@ _SST_ES = (0, 400, 800, 1300, 1700, 2100, 2600, 3000, 3400, 3900, 4310, 4710, 52
            6010, 6510, 6910, 7310, 7810, 8210, 8620, 9120, 9520, 9920, 10420, 10820, 11220,
            11720, 12120, 12620)
 
-#: Table 2 of the paper plus the evaluation schedules of ``reference/paper-facts.md``.
+#: Table 2 of the paper plus the evaluation schedules of the released curves.
 TASKS: dict[str, TaskInfo] = {
     "mrpc": TaskInfo("mrpc", "acc_and_f1", ("loss", "acc", "f1", "acc_and_f1"), 0.75,
                      3668, 408, 230, 3, 25, _every(668, 23), _every(668, 23)),

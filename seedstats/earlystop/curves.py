@@ -8,8 +8,7 @@ simulator on the resulting ``(n_trials, 30)`` matrix. This module turns a
 Which evaluation points
 -----------------------
 - A paper task (``mrpc``, ``rte``, ``cola``, ``sst``) whose ``"during"`` evaluations contain every
-  step of ``TASKS[task].es_steps`` uses those 30 steps (``reference/paper-facts.md``), exactly as
-  the paper.
+  step of ``TASKS[task].es_steps`` uses those 30 steps, exactly as the paper.
 - Any other sweep (another schedule, another number of points ``n_points=K``): the steps logged
   by at least half of the trials are the candidates (the sweep's schedule; one truncated trial
   does not change it); for ``i = 0 .. K-1`` the candidate closest to

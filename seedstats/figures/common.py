@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from seedstats.data.schema import TASKS
+from seedstats.plots.style import METRIC_RANGES, metric_label, task_title
+from seedstats.stats.divergence import failure_threshold
 
 __all__ = ["task_metric", "task_baseline", "score_label", "metric_support", "finish_panel"]
 
@@ -22,7 +24,6 @@ def task_baseline(ds, task: str) -> float | None:
     the failure threshold is 0, which is also the majority classifier's MCC.
     """
     if task in TASKS:
-        from seedstats.stats.divergence import failure_threshold
 
         return failure_threshold(task)
     extra = (getattr(ds, "meta", None) or {}).get("baselines") or {}
@@ -32,22 +33,16 @@ def task_baseline(ds, task: str) -> float | None:
 
 def score_label(ds, task: str, prefix: str = "validation") -> str:
     """Axis label of a task's headline score, e.g. ``"validation MCC"``."""
-    from seedstats.plots.style import metric_label
-
     return f"{prefix} {metric_label(task_metric(ds, task))}".strip()
 
 
 def metric_support(ds, task: str):
     """The range the task's metric can take, or None (e.g. ``(-1, 1)`` for MCC)."""
-    from seedstats.plots.style import METRIC_RANGES
-
     return METRIC_RANGES.get(str(task_metric(ds, task)))
 
 
 def finish_panel(ax, task: str, *, xlabel=None, ylabel=None):
     """Title a panel with the task's name and set its axis labels."""
-    from seedstats.plots.style import task_title
-
     ax.set_title(task_title(task))
     if xlabel is not None:
         ax.set_xlabel(xlabel)

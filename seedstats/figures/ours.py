@@ -23,6 +23,9 @@ from seedstats.figures.paper import (
     log_budget_axis,
 )
 from seedstats.figures.spec import register, task_panels
+from seedstats.plots.components import plot_components
+from seedstats.plots.curves import plot_lines
+from seedstats.plots.earlystop import plot_error_reduction
 from seedstats.plots.style import COLORS
 from seedstats.stats.expected_max import expected_max_curve
 from seedstats.stats.seeds import variance_components
@@ -70,8 +73,6 @@ _EST_COLORS = {_WITH: COLORS["blue"], _WITHOUT: COLORS["purple"]}
     needs=FINAL)
 def estimators(ds):
     """Ours: with- vs without-replacement expected maximum with bootstrap intervals."""
-    from seedstats.plots.curves import plot_lines
-
     def compute(task):
         s = _final_scores(ds, task)
         ns = budgets(len(s))
@@ -131,8 +132,6 @@ _VC_COLORS = {"wi": COLORS["blue"], "do": COLORS["orange"], "residual": COLORS["
     needs=GRID)
 def varcomp(ds):
     """Ours: SD due to WI, DO and residual per task, with confidence intervals."""
-    from seedstats.plots.components import plot_components
-
     def compute(task):
         vc = variance_components(ds.grid(task, "after")).copy()
         # Display on the SD scale: sqrt is monotone, so the interval maps to an interval.
@@ -191,8 +190,6 @@ def _halving_best(ds, task, max_budget):
     needs=ES_CURVES)
 def halving_figure(ds):
     """Ours: relative error reduction of successive halving and of the paper's rule."""
-    from seedstats.plots.earlystop import plot_error_reduction
-
     found = earlystop_search_all(ds)
 
     def compute(task):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from seedstats.earlystop.search import budget_search, budget_search_tasks
-from seedstats.errors import SeedstatsError
+from seedstats.errors import DataError, SeedstatsError
 from seedstats.figures.common import (
     finish_panel,
     metric_support,
@@ -21,6 +21,11 @@ from seedstats.figures.common import (
 from seedstats.figures.layout import panel_figure, shared_legend
 from seedstats.figures.prep import kde_curves, pick_curves, sort_grid
 from seedstats.figures.spec import register, task_panels
+from seedstats.plots.correlation import plot_checkpoint_correlation
+from seedstats.plots.curves import plot_curves, plot_expected_max
+from seedstats.plots.density import plot_density
+from seedstats.plots.earlystop import plot_best_assignment, plot_error_reduction
+from seedstats.plots.heatmap import plot_seed_heatmap
 from seedstats.plots.style import COLORS
 from seedstats.stats.checkpoints import checkpoint_correlations
 from seedstats.stats.scenarios import expected_max_scenarios
@@ -68,12 +73,9 @@ def log_budget_axis(ax, n_max):
     needs=CURVES + " and final scores")
 def fig1(ds):
     """Figure 1: expected validation performance vs budget, three evaluation scenarios."""
-    from seedstats.plots.curves import plot_expected_max
-
     def compute(task):
         c = expected_max_scenarios(ds.trials, ds.evals, task, metric=task_metric(ds, task))
         if c.empty:
-            from seedstats.errors import DataError
 
             raise DataError(f"task {task!r}: no trial has a score in any scenario")
         return c
@@ -107,7 +109,6 @@ def fig2(ds):
     fig, axes = _figure(results, skipped, panel=(3.4, 3.0 if n > 10 else 2.6))
     for task, grid in results.items():
         ax = axes[task]
-        from seedstats.plots.heatmap import plot_seed_heatmap
 
         plot_seed_heatmap(grid, ax=ax, cbar_label=score_label(ds, task))
         finish_panel(ax, task)
@@ -145,8 +146,6 @@ _BW_STYLES = {"best WI": "-", "worst WI": "-", "best DO": "--", "worst DO": "--"
     needs=GRID)
 def fig3(ds):
     """Figure 3: KDE of the scores of the best and worst WI (solid) and DO (dashed) seeds."""
-    from seedstats.plots.density import plot_density
-
     def compute(task):
         bw = _best_worst(ds, task)
         return bw, kde_curves({k: v for k, (_, v) in bw.items()},
@@ -177,8 +176,6 @@ def fig3(ds):
     needs=CURVES)
 def fig4(ds):
     """Figure 4: validation curves of 20 randomly chosen trials (seeded) over epochs."""
-    from seedstats.plots.curves import plot_curves
-
     results, skipped = task_panels(
         ds, lambda t: pick_curves(ds.evals, t, n=FIG4_CURVES, seed=FIG4_SEED,
                                   metric=task_metric(ds, t)), needs=CURVES)
@@ -204,8 +201,6 @@ def fig4(ds):
     needs=GRID)
 def fig8(ds):
     """Figure 8: KDE of the per-seed SDs of WI and DO seeds, total SD dashed (Appendix A)."""
-    from seedstats.plots.density import plot_density
-
     def compute(task):
         grid = ds.grid(task, "after")
         per = per_seed_sd(grid)
@@ -231,8 +226,6 @@ def fig8(ds):
 
 
 def _correlation_figure(ds, method):
-    from seedstats.plots.correlation import plot_checkpoint_correlation
-
     def compute(task):
         c = checkpoint_correlations(ds.evals, task, method=method,
                                     metric=task_metric(ds, task))
@@ -322,8 +315,6 @@ def earlystop_search(ds, task, found=None):
     needs=ES_CURVES)
 def fig6(ds):
     """Figure 6: trials started, trials fully trained and fraction before stopping per budget."""
-    from seedstats.plots.earlystop import plot_best_assignment
-
     found = earlystop_search_all(ds)
     results, skipped = task_panels(ds, lambda t: earlystop_search(ds, t, found), needs=ES_CURVES)
     fig, axes = _figure(results, skipped, panel=(3.4, 2.5))
@@ -346,8 +337,6 @@ def fig6(ds):
     needs=ES_CURVES)
 def fig7(ds):
     """Figure 7: relative error reduction of the best assignment vs full training."""
-    from seedstats.plots.earlystop import plot_error_reduction
-
     found = earlystop_search_all(ds)
 
     def compute(task):

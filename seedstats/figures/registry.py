@@ -20,6 +20,8 @@ from pathlib import Path
 from seedstats.errors import SeedstatsError
 from seedstats.figures import ours, paper  # noqa: F401  (they register the figures)
 from seedstats.figures.spec import SPECS, FigureSpec
+from seedstats.figures.tables import write_tables
+from seedstats.plots.style import style
 
 __all__ = ["FIGURES", "FigureSpec", "make_all", "write_index", "FORMATS"]
 
@@ -95,8 +97,6 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
             echo(f"{name}: cannot be made for this data: {exc}")
             continue
         path = out / f"{name}.{fmt}"
-        from seedstats.plots.style import style
-
         with style():
             fig.savefig(path, format=fmt, metadata=_metadata(fmt, spec))
         skipped = getattr(fig, "seedstats_skipped", {})
@@ -110,19 +110,13 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
         t0 = time.perf_counter()
         _progress(progress, total, total, "tables", "...", pending=True)
         try:
-            from seedstats.figures.tables import write_tables
-        except ImportError as exc:
+            for path, _text in write_tables(ds, out):
+                table_files.append(Path(path))
+        except (SeedstatsError, ValueError) as exc:
             failed.append("tables")
-            echo(f"tables: not written: the tables module is not available ({exc})")
+            echo(f"tables: cannot be made for this data: {exc}")
         else:
-            try:
-                for path, _text in write_tables(ds, out):
-                    table_files.append(Path(path))
-            except (SeedstatsError, ValueError) as exc:
-                failed.append("tables")
-                echo(f"tables: cannot be made for this data: {exc}")
-            else:
-                echo(f"wrote {len(table_files)} table files to {out}")
+            echo(f"wrote {len(table_files)} table files to {out}")
         _progress(progress, total, total, "tables", "done", time.perf_counter() - t0)
     index = write_index(out, made, table_files, synthetic=bool(getattr(ds, "synthetic", False)),
                         failed=failed)

@@ -7,6 +7,7 @@ from typing import Callable
 
 from seedstats.errors import DataError
 from seedstats.figures.layout import mark_synthetic
+from seedstats.plots.style import style
 
 __all__ = ["FigureSpec", "register", "SPECS", "task_panels"]
 
@@ -55,8 +56,6 @@ class FigureSpec:
         seedstats.errors.DataError
             The dataset lacks what the figure needs (e.g. no WI x DO grid).
         """
-        from seedstats.plots.style import style
-
         with style():
             fig = self.builder(ds)
             mark_synthetic(fig, bool(getattr(ds, "synthetic", False)))

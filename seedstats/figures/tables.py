@@ -27,8 +27,6 @@ def _fmt(v, spec="{:.3f}"):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     try:
-        import pandas as pd
-
         if pd.isna(v):
             return "-"
     except (TypeError, ValueError):
@@ -231,7 +229,7 @@ def _captions(name, df, n_perm, ddof, level):
 def write_tables(ds, out, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
     """Compute every table and write it as CSV and Markdown into the directory ``out``.
 
-    The ``seedstats tables`` command (issue "statistics core", Section 4): Tables 1-4 of
+    The ``seedstats tables`` command (Section 4): Tables 1-4 of
     Dodge et al. (2020) beside the published numbers, the variance components, failed-run rates
     and their early detection, and the globally good seeds (see :func:`compute_tables`).
 

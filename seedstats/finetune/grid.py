@@ -337,9 +337,6 @@ def _run_ray(specs, todo, workers, address, gpus_per_trial, finish):
                     row = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 (a worker died: recorded)
                     spec = specs[i]
-                    from seedstats.data.schema import trial_id
-                    from seedstats.finetune.train import log_path
-
                     row = {"trial_id": trial_id(spec.task_name, spec.wi_seed, spec.do_seed),
                            "wi_seed": spec.wi_seed, "do_seed": spec.do_seed,
                            "status": "error", "seconds": float("nan"), "n_steps": 0,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from seedstats.errors import SeedstatsError
+from seedstats.finetune.data import HashTokenizer
 
 __all__ = ["RANDOM_MODELS", "load_model", "head_modules", "init_head", "head_weights",
            "require_torch"]
@@ -79,8 +80,6 @@ def load_model(name: str, *, num_labels: int = 2, dropout: float = 0.1, body_see
 
     device = torch.device(device or "cpu")
     if name in RANDOM_MODELS:
-        from seedstats.finetune.data import HashTokenizer
-
         kw = dict(RANDOM_MODELS[name])
         cfg = BertConfig(**kw, num_labels=num_labels, hidden_dropout_prob=dropout,
                          attention_probs_dropout_prob=dropout)
@@ -121,8 +120,6 @@ def load_model(name: str, *, num_labels: int = 2, dropout: float = 0.1, body_see
                 torch.manual_seed(body_seed)
                 model = AutoModelForSequenceClassification.from_pretrained(name, config=cfg)
         except (OSError, ValueError) as exc:
-            from seedstats.errors import SeedstatsError
-
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SeedstatsError(f"--model {name!r}: cannot load it ({first}); give a local "
                                  "path, a name your transformers installation can load, or "

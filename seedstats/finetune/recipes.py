@@ -19,8 +19,8 @@ header, so a log says how it was made.
     steps, 20 epochs and 3 evaluations per epoch.
 
 The warmup of the paper recipe is a judgement call: the original BERT recipe warms up
-over 10% of the steps, the paper's Hugging Face defaults of the time did not; the
-issue this module implements asks for linear decay only. ``--warmup 0.1`` gives the
+over 10% of the steps, the paper's Hugging Face defaults of the time did not; this
+recipe decays linearly from the first step. ``--warmup 0.1`` gives the
 follow-up study's "unstable baseline" configuration exactly.
 """
 

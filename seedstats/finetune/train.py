@@ -31,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from seedstats import __version__
 from seedstats.data.formats.jsonl import LogWriter
 from seedstats.data.schema import trial_id
+from seedstats.errors import SeedstatsError
 from seedstats.finetune.data import encode, epoch_batches, load_task, pad_batch
 from seedstats.finetune.metrics import compute_metrics
 from seedstats.finetune.model import init_head, load_model, require_torch
@@ -198,8 +200,6 @@ def resolve_device(device: str):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        from seedstats.errors import SeedstatsError
-
         raise SeedstatsError(f"--device {device}: CUDA is not available in this torch build")
     return dev
 
@@ -209,9 +209,7 @@ def versions() -> dict:
     import torch
     import transformers
 
-    import seedstats
-
-    return {"seedstats": seedstats.__version__, "torch": torch.__version__,
+    return {"seedstats": __version__, "torch": torch.__version__,
             "transformers": transformers.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
@@ -355,7 +353,7 @@ def _plain(x):
 
 def format_rawlog(task: str, wi_seed: int, do_seed: int, train_loss, evals, metrics,
                   batches) -> str:
-    """One trial in the authors' raw text layout (``reference/paper-facts.md``).
+    """One trial in the authors' raw text layout (:mod:`seedstats.data.formats.rawlog`).
 
     Floats are plain numbers (``repr`` of a Python float: ``0.5``, ``nan``), never
     ``np.float64(...)``. ``"during"`` lists hold ``[step, value]`` pairs.

@@ -79,8 +79,6 @@ def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):
 
 def read_each(files, opts: IngestOptions, read_file) -> ReadResult:
     """Read one trial per file with ``read_file(path, opts)``, honouring ``--skip-bad``."""
-    from seedstats.data.formats.base import gc_paused
-
     result = ReadResult([])
     with gc_paused():
         for f in files:

@@ -1,4 +1,4 @@
-"""Hugging Face Trainer output: ``trainer_state.json`` of each run directory (issue 8).
+"""Hugging Face Trainer output: ``trainer_state.json`` of each run directory.
 
 Reads the ``log_history`` the Trainer keeps in ``trainer_state.json`` (written with
 ``json.dumps(dataclasses.asdict(state), indent=2, sort_keys=True)``), so a user's own seed

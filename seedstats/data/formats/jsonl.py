@@ -1,4 +1,4 @@
-"""seedstats' own log format: JSON Lines, one record per event (issue 2, part 5).
+"""seedstats' own log format: JSON Lines, one record per event.
 
 A log is one file per trial. Every line is one JSON object keyed by ``"event"``::
 
@@ -426,8 +426,6 @@ def read_file(path, opts=None) -> TrialRecord:
             and not isinstance(head.get("baseline"), bool):
         baseline = float(head["baseline"])
     if spe is None:
-        from seedstats.data.schema import TASKS
-
         spe = TASKS[task].steps_per_epoch if task in TASKS else epoch_hint
     flags = []
     status = end.get("status") if end is not None else None

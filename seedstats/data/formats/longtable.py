@@ -1,4 +1,4 @@
-"""Long tables: one row per (run, step, metric, value), as CSV, TSV or Parquet (issue 8).
+"""Long tables: one row per (run, step, metric, value), as CSV, TSV or Parquet.
 
 The escape hatch every tracking tool can export to: any sweep in this shape gets the paper's
 analyses (Dodge et al. 2020: expected validation performance, Section 3; failed runs,

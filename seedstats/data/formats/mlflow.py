@@ -1,4 +1,4 @@
-"""MLflow tracking data: a ``mlruns`` file store or a SQLite tracking database (issue 8).
+"""MLflow tracking data: a ``mlruns`` file store or a SQLite tracking database.
 
 Read without MLflow itself, so a user's own seed sweep gets the paper's analyses (Dodge et al.
 2020: expected validation performance, Section 3; failed runs, Section 4; early stopping,

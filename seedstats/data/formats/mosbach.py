@@ -1,4 +1,4 @@
-"""The follow-up study's logs: ``train_results.tsv`` and ``eval_results.tsv`` per run (issue 8).
+"""The follow-up study's logs: ``train_results.tsv`` and ``eval_results.tsv`` per run.
 
 Mosbach et al. (2021), "On the Stability of Fine-tuning BERT" (``seeds/002``; code:
 ``uds-lsv/bert-stable-fine-tuning``, ``examples/bert_stable_fine_tuning/run_finetuning.py``)

@@ -1,6 +1,6 @@
-"""The authors' raw per-trial text logs of Dodge et al. (2020) (issue 2, part 4).
+"""The authors' raw per-trial text logs of Dodge et al. (2020).
 
-One file per trial, in the layout of ``reference/paper-facts.md``::
+One file per trial, in the authors' layout::
 
     ========================================
     final results

@@ -1,7 +1,7 @@
 """The released pickle of Dodge et al. (2020): a safe loader and a writer .
 
 The authors released their 2,100 trials (Section 3 of the paper; Figures 1-9 are drawn
-from it) as one pickled nested dict (``reference/paper-facts.md``)::
+from it) as one pickled nested dict::
 
     data[task][wi][do] = {
         "train_loss": {"during": [loss at step 0, loss at step 1, ...]},

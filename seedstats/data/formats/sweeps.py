@@ -1,7 +1,7 @@
 """What the sweep loaders share: who a run is, and how its logged series become a trial.
 
 Most users' runs are not the paper's 2,100 trials (Dodge et al. 2020) but their own sweeps,
-logged by the Hugging Face Trainer, TensorBoard, MLflow or Weights & Biases (issue 8). The
+logged by the Hugging Face Trainer, TensorBoard, MLflow or Weights & Biases. The
 loaders :mod:`~seedstats.data.formats.hf_trainer`, :mod:`~seedstats.data.formats.tensorboard`,
 :mod:`~seedstats.data.formats.mlflow`, :mod:`~seedstats.data.formats.wandb`, :mod:`~seedstats.data.formats.mosbach`
 and :mod:`~seedstats.data.formats.longtable` read their source into per-key series and hand them to

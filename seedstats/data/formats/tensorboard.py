@@ -1,4 +1,4 @@
-"""TensorBoard event files of each run directory (issue 8).
+"""TensorBoard event files of each run directory.
 
 Needs the optional extra ``seedstats[sweeps]`` (the ``tensorboard`` package, for its
 ``Event`` protobuf); nothing of TensorFlow or PyTorch is needed. Every scalar is read: unlike

@@ -2,7 +2,7 @@
 
 Read without ``wandb`` itself, so a user's own seed sweep gets the paper's analyses (Dodge et
 al. 2020: expected validation performance, Section 3; failed runs, Section 4; early stopping,
-Section 5). Part of issue 8.
+Section 5).
 
 Layout
 ------
@@ -39,6 +39,7 @@ export: both are left out.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -75,8 +76,6 @@ def history_columns(path: Path) -> list[str]:
 
         return list(pq.read_schema(path).names)
     with open(path, encoding="utf-8", newline="") as fh:
-        import csv
-
         return next(csv.reader(fh), [])
 
 
