@@ -101,7 +101,7 @@ def main(argv=None):
     for n_jobs in (1, 2):
         def run_mc(n_jobs=n_jobs):
             expected_best_mc_tasks([curves[t] for t in tasks], [grid] * len(tasks),
-                                   samples=args.samples, seed=0, n_jobs=n_jobs)
+                                   samples=args.samples, rng=0, n_jobs=n_jobs)
         med, times = timed(run_mc, args.repeats)
         mc[n_jobs] = med
         print(f"MC {args.samples} samples, whole grid, tasks together, n_jobs={n_jobs}: median "
@@ -109,12 +109,12 @@ def main(argv=None):
 
     def run_mc_sep():
         for t in tasks:
-            expected_best_mc(curves[t], grid, samples=args.samples, seed=0, n_jobs=1)
+            expected_best_mc(curves[t], grid, samples=args.samples, rng=0, n_jobs=1)
     med, times = timed(run_mc_sep, args.repeats)
     print(f"MC {args.samples} samples, whole grid, one task at a time, n_jobs=1: median "
           f"{med:.2f} s (runs {', '.join(f'{x:.2f}' for x in times)})")
     mem = peak_mem(lambda: expected_best_mc(curves[tasks[0]], grid, samples=args.samples,
-                                            seed=0, n_jobs=1))
+                                            rng=0, n_jobs=1))
     print(f"MC peak traced memory, one task: {mem:.0f} MiB (target <= 2048 MiB)")
 
     # 2. exact, whole grid
@@ -139,7 +139,7 @@ def main(argv=None):
     loop_med, loop_times = timed(run_loop, args.repeats)
 
     def run_fast_subset():
-        expected_best_mc(curves[tasks[0]], sub, samples=args.loop_samples, seed=0, n_jobs=1)
+        expected_best_mc(curves[tasks[0]], sub, samples=args.loop_samples, rng=0, n_jobs=1)
     fast_med, _ = timed(run_fast_subset, max(args.repeats, 5))
     per_sample = loop_med / (len(sub) * args.loop_samples)
     print(f"loop on {len(sub)} MRPC assignments x {args.loop_samples} samples: median "

@@ -168,7 +168,7 @@ def test_exact_equals_brute_force_without_replacement(seed):
     fr, fl = quarter_pool(5, 3, 10 + seed)
     for t in range(1, 6):
         for k in (1, 2):
-            ex = expected_best_all_p(fl, t, k, sampling="without_replacement")
+            ex = expected_best_all_p(fl, t, k, replace=False)
             for p in range(t + 1):
                 want = float(brute_force(fr, t, p, k, False))
                 assert ex[p] == pytest.approx(want, abs=1e-12)
@@ -239,7 +239,7 @@ def mid_pool():
 
 def test_monte_carlo_agrees_with_exact_within_its_standard_error(mid_pool):
     c, a, ex = mid_pool
-    m, se = expected_best_mc(c, a, samples=20_000, seed=11)
+    m, se = expected_best_mc(c, a, samples=20_000, rng=11)
     z = (m - ex) / se
     assert np.all(se > 0)
     assert np.max(np.abs(z)) < 4.5
@@ -253,15 +253,15 @@ def test_reference_loop_agrees_with_fast_paths(mid_pool):
         ref, ref_se = reference_loop(c, t, p, k, 4000, seed=t)
         ex = expected_best_all_p(c, t, k)[p]
         assert abs(ref - ex) < 4.5 * ref_se
-        mc = simulate(c, t, p, k, samples=20_000, seed=5)
+        mc = simulate(c, t, p, k, samples=20_000, rng=5)
         assert abs(mc.mean() - ex) < 4.5 * mc.std(ddof=1) / math.sqrt(len(mc))
 
 
 def test_without_replacement_monte_carlo_agrees_with_exact(mid_pool):
     c, _, _ = mid_pool
     a = pd.DataFrame({"t": [5, 20, 60, 8], "p": [2, 3, 60, 0], "k": [2, 4, 1, 3]})
-    ex = expected_best_exact(c, a, sampling="without_replacement")
-    m, se = expected_best_mc(c, a, samples=10_000, seed=2, sampling="without_replacement")
+    ex = expected_best_exact(c, a, replace=False)
+    m, se = expected_best_mc(c, a, samples=10_000, rng=2, replace=False)
     assert ex[2] == pytest.approx(c.max())  # every trial, every one continued
     assert se[2] == 0
     assert np.all(np.abs(m - ex)[[0, 1, 3]] < 4.5 * se[[0, 1, 3]])
@@ -270,33 +270,33 @@ def test_without_replacement_monte_carlo_agrees_with_exact(mid_pool):
 def test_seeding_is_honored(mid_pool):
     c, a, _ = mid_pool
     sub = a.iloc[::7]
-    m1, s1 = expected_best_mc(c, sub, samples=3000, seed=4, n_jobs=1)
+    m1, s1 = expected_best_mc(c, sub, samples=3000, rng=4, n_jobs=1)
     np.random.seed(0)
-    m2, s2 = expected_best_mc(c, sub, samples=3000, seed=4, n_jobs=2)
+    m2, s2 = expected_best_mc(c, sub, samples=3000, rng=4, n_jobs=2)
     np.random.seed(12345)
-    m3, _ = expected_best_mc(c, sub, samples=3000, seed=4)
+    m3, _ = expected_best_mc(c, sub, samples=3000, rng=4)
     assert np.array_equal(m1, m2) and np.array_equal(s1, s2) and np.array_equal(m1, m3)
-    m4, _ = expected_best_mc(c, sub, samples=3000, seed=5)
+    m4, _ = expected_best_mc(c, sub, samples=3000, rng=5)
     assert not np.array_equal(m1, m4)
     # an estimate does not depend on which other assignments are simulated with it
     one = sub.iloc[[3]]
-    m5, _ = expected_best_mc(c, one, samples=3000, seed=4)
+    m5, _ = expected_best_mc(c, one, samples=3000, rng=4)
     assert m5[0] == m1[3]
     # a Generator is a valid seed, and it is really used
-    g1, _ = expected_best_mc(c, one, samples=3000, seed=np.random.default_rng(9))
-    g2, _ = expected_best_mc(c, one, samples=3000, seed=np.random.default_rng(9))
-    g3, _ = expected_best_mc(c, one, samples=3000, seed=np.random.default_rng(10))
+    g1, _ = expected_best_mc(c, one, samples=3000, rng=np.random.default_rng(9))
+    g2, _ = expected_best_mc(c, one, samples=3000, rng=np.random.default_rng(9))
+    g3, _ = expected_best_mc(c, one, samples=3000, rng=np.random.default_rng(10))
     assert g1[0] == g2[0] != g3[0]
     # simulate() replays exactly the draws of expected_best_mc
     t, p, k = (int(v) for v in one[["t", "p", "k"]].iloc[0])
-    assert simulate(c, t, p, k, samples=3000, seed=4).mean() == pytest.approx(m5[0], abs=1e-15)
+    assert simulate(c, t, p, k, samples=3000, rng=4).mean() == pytest.approx(m5[0], abs=1e-15)
 
 
 def test_paired_difference_uses_common_draws(mid_pool):
     c, _, _ = mid_pool
-    d, se = paired_difference(c, (9, 3, 2), (9, 1, 2), samples=5000, seed=1)
-    a = simulate(c, 9, 3, 2, samples=5000, seed=1)
-    b = simulate(c, 9, 1, 2, samples=5000, seed=1)
+    d, se = paired_difference(c, (9, 3, 2), (9, 1, 2), samples=5000, rng=1)
+    a = simulate(c, 9, 3, 2, samples=5000, rng=1)
+    b = simulate(c, 9, 1, 2, samples=5000, rng=1)
     assert d == pytest.approx(a.mean() - b.mean(), abs=1e-15)
     assert d >= 0  # more continued trials, same draws: never worse
     assert se < math.hypot(a.std(ddof=1), b.std(ddof=1)) / math.sqrt(5000)
@@ -307,12 +307,12 @@ def test_monte_carlo_rejects_bad_parameters(mid_pool):
     with pytest.raises(ValueError, match="samples"):
         expected_best_mc(c, a, samples=1)
     with pytest.raises(TypeError, match="seed"):
-        expected_best_mc(c, a, samples=10, seed=1.5)
-    with pytest.raises(ValueError, match="sampling"):
-        expected_best_mc(c, a, samples=10, sampling="bootstrap")
+        expected_best_mc(c, a, samples=10, rng=1.5)
+    with pytest.raises(ValueError, match="pool"):
+        expected_best_mc(c, a, samples=10, pool="bootstrap")
     with pytest.raises(ValueError, match="at most 60"):
         expected_best_mc(c, pd.DataFrame({"t": [61], "p": [1], "k": [1]}), samples=10,
-                         sampling="without_replacement")
+                         replace=False)
 
 
 # --- seed-aware sampling ------------------------------------------------------------------
@@ -357,7 +357,7 @@ def test_seed_aware_draws_respect_the_grid():
     # t = 1 draws one uniform trial under every scheme: E = mean final score
     a = pd.DataFrame({"t": [1], "p": [1], "k": [6]})
     for sampling in ("distinct_seeds", "fixed_wi", "fixed_do"):
-        m, se = expected_best_mc(cs, a, samples=20_000, seed=3, sampling=sampling)
+        m, se = expected_best_mc(cs, a, samples=20_000, rng=3, replace=False, pool=sampling)
         assert abs(m[0] - cs.values.max(axis=1).mean()) < 4.5 * se[0]
 
 
@@ -427,7 +427,7 @@ def test_budget_search_tables(mid_pool):
 
 def test_budget_search_monte_carlo_confidence(mid_pool):
     c, _, _ = mid_pool
-    a, b = budget_search(c, samples=4000, seed=1, max_budget=4, t_max=40, n_points=10,
+    a, b = budget_search(c, samples=4000, rng=1, max_budget=4, t_max=40, n_points=10,
                          cache=False)
     assert np.all((b["confidence"] >= 0.5) & (b["confidence"] <= 1))
     assert np.all(b["gap"] >= 0) and np.all(b["gap_se"] > 0)
@@ -445,7 +445,7 @@ def test_budget_search_is_cached_by_content(tmp_path, monkeypatch, mid_pool):
     c, _, _ = mid_pool
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "cache"))
     assert cache_dir() == tmp_path / "cache" / "earlystop"
-    kw = dict(samples=500, seed=3, max_budget=3, t_max=30, n_points=10)
+    kw = dict(samples=500, rng=3, max_budget=3, t_max=30, n_points=10)
     a1, b1 = budget_search(c, **kw)
     assert len(list((tmp_path / "cache" / "earlystop").iterdir())) == 1
 
@@ -457,7 +457,7 @@ def test_budget_search_is_cached_by_content(tmp_path, monkeypatch, mid_pool):
     pd.testing.assert_frame_equal(a1, a2)
     pd.testing.assert_frame_equal(b1, b2)
     with pytest.raises(AssertionError, match="recomputed"):
-        budget_search(c, **dict(kw, seed=4))            # other parameters: a miss
+        budget_search(c, **dict(kw, rng=4))            # other parameters: a miss
     c2 = c.copy()
     c2[0, 0] += 0.001
     with pytest.raises(AssertionError, match="recomputed"):
@@ -474,7 +474,7 @@ def test_tasks_together_give_the_numbers_of_tasks_alone(tmp_path):
     ds = Dataset(pd.concat([d.trials for d in recs], ignore_index=True),
                  pd.concat([d.evals for d in recs], ignore_index=True),
                  pd.concat([d.train_loss for d in recs], ignore_index=True), {"synthetic": True})
-    kw = dict(samples=800, seed=7, max_budget=3, t_max=25, n_points=10)
+    kw = dict(samples=800, rng=7, max_budget=3, t_max=25, n_points=10)
     a, b = budget_search_tasks(ds, ["toya", "toyb"], cache=tmp_path, **kw)
     for task in ("toya", "toyb"):
         a1, b1 = budget_search(ds, task, cache=False, **kw)
@@ -489,9 +489,9 @@ def test_tasks_together_give_the_numbers_of_tasks_alone(tmp_path):
     # the shared-draw estimator directly
     c1, c2 = as_curves(ds, "toya", n_points=10), as_curves(ds, "toyb", n_points=10)
     g = feasible_assignments(2, n_points=10, t_max=25)
-    (m1, s1), (m2, s2) = expected_best_mc_tasks([c1, c2], [g, g], samples=500, seed=1)
-    assert np.array_equal(m2, expected_best_mc(c2, g, samples=500, seed=1)[0])
-    assert np.array_equal(s1, expected_best_mc(c1, g, samples=500, seed=1)[1])
+    (m1, s1), (m2, s2) = expected_best_mc_tasks([c1, c2], [g, g], samples=500, rng=1)
+    assert np.array_equal(m2, expected_best_mc(c2, g, samples=500, rng=1)[0])
+    assert np.array_equal(s1, expected_best_mc(c1, g, samples=500, rng=1)[1])
 
 
 def test_steps_accounting_charges_the_real_fraction_of_training():
@@ -514,8 +514,8 @@ def test_steps_accounting_charges_the_real_fraction_of_training():
 
 def test_budget_search_rejects_bad_parameters(mid_pool):
     c, _, _ = mid_pool
-    with pytest.raises(ValueError, match="sampling"):
-        budget_search(c, exact=True, sampling="distinct_seeds", cache=False)
+    with pytest.raises(ValueError, match="pool"):
+        budget_search(c, exact=True, replace=False, pool="distinct_seeds", cache=False)
     with pytest.raises(TypeError, match="exact"):
         budget_search(c, exact="yes", cache=False)
     with pytest.raises(ValueError, match="accounting"):

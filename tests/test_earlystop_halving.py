@@ -51,7 +51,7 @@ def reference_halving(curves, t, rungs, keep, statistic, samples, seed):
 def test_one_rung_is_the_papers_rule():
     c = pool()
     for t, p, k in [(8, 2, 3), (15, 0, 2), (4, 4, 5), (20, 5, 1)]:
-        r = successive_halving(c, t, [k], [p], samples=20_000, seed=1)
+        r = successive_halving(c, t, [k], [p], samples=20_000, rng=1)
         ex = expected_best_all_p(c, t, k)[p]
         assert abs(r["expected"] - ex) < 4.5 * r["se"]
         assert r["cost"] == pytest.approx(((t - p) * k + p * 12) / 12)
@@ -61,7 +61,7 @@ def test_one_rung_is_the_papers_rule():
 def test_multi_rung_agrees_with_reference_loop(statistic):
     c = pool(seed=2)
     t, rungs, keep = 9, [2, 5, 8], [5, 3, 1]
-    r = successive_halving(c, t, rungs, keep, statistic=statistic, samples=20_000, seed=3)
+    r = successive_halving(c, t, rungs, keep, statistic=statistic, samples=20_000, rng=3)
     ref, ref_se = reference_halving(c, t, rungs, keep, statistic, 3000, 4)
     assert abs(r["expected"] - ref) < 4.5 * math.hypot(r["se"], ref_se)
     # cost: 9 trials to 2 evals, 5 on to 5, 3 on to 8, 1 to the end (12)
@@ -71,8 +71,8 @@ def test_multi_rung_agrees_with_reference_loop(statistic):
 def test_statistic_matters_and_is_validated():
     c = pool(seed=5)
     # a curve that peaks early and falls: "current" and "best" rank it differently
-    b = successive_halving(c, 10, [6], [2], statistic="best", samples=5000, seed=0)
-    cur = successive_halving(c, 10, [6], [2], statistic="current", samples=5000, seed=0)
+    b = successive_halving(c, 10, [6], [2], statistic="best", samples=5000, rng=0)
+    cur = successive_halving(c, 10, [6], [2], statistic="current", samples=5000, rng=0)
     assert b["expected"] != cur["expected"]
     with pytest.raises(ValueError, match="statistic"):
         successive_halving(c, 10, [6], [2], statistic="mean")
@@ -86,7 +86,7 @@ def test_halving_schedule_and_hyperband_brackets():
     assert halving_schedule(27, 3, 1, 30) == ([1, 3, 9, 27], [9, 3, 1, 0])
     assert halving_schedule(16, 2, 4, 30) == ([4, 8, 16], [8, 4, 2])
     c = pool(K=30, seed=6)
-    r = hyperband(c, eta=3, min_k=3, samples=4000, seed=0)
+    r = hyperband(c, eta=3, min_k=3, samples=4000, rng=0)
     # s_max = floor(log_3(10)) = 2: n = 9, 5, 3; first rungs at 30/9 -> 3, 30/3 = 10, none
     assert [b for b, _ in r["brackets"]] == [(9, [3, 10], [3, 1]), (5, [10], [1]), (3, [], [])]
     costs = [cost for _, cost in r["brackets"]]

@@ -57,8 +57,8 @@ def make_dataset(tasks=("mrpc", "rte"), n=4, seed=0, synthetic=True, grid=True):
 
 
 #: Small early-stopping searches, so the tests stay quick (the figures use the paper's).
-SMALL_ES = {"samples": 2_000, "seed": 0, "max_budget": 4}
-SMALL_HALVING = {"etas": (2,), "min_ks": (1, 3), "samples": 500, "seed": 0}
+SMALL_ES = {"samples": 2_000, "rng": 0, "max_budget": 4}
+SMALL_HALVING = {"etas": (2,), "min_ks": (1, 3), "samples": 500, "rng": 0}
 
 
 @pytest.fixture(scope="module")
@@ -257,12 +257,12 @@ def test_fig4_draws_the_logged_curves_of_the_chosen_trials(ds, built):
 
 def test_pick_curves_is_seeded_and_ignores_the_global_seed(ds):
     np.random.seed(1)
-    a = pick_curves(ds.evals, "mrpc", n=5, seed=3)
+    a = pick_curves(ds.evals, "mrpc", n=5, rng=3)
     np.random.seed(2)
-    b = pick_curves(ds.evals, "mrpc", n=5, seed=3)
+    b = pick_curves(ds.evals, "mrpc", n=5, rng=3)
     pd.testing.assert_frame_equal(a, b)
     assert a["trial_id"].nunique() == 5
-    c = pick_curves(ds.evals, "mrpc", n=5, seed=4)
+    c = pick_curves(ds.evals, "mrpc", n=5, rng=4)
     assert list(pd.unique(c["trial_id"])) != list(pd.unique(a["trial_id"]))
     # independent: the same draw by hand
     ids = np.array(sorted(ds.trials.loc[ds.trials["task"] == "mrpc", "trial_id"]), dtype=object)

@@ -138,7 +138,7 @@ def test_rawlog_layout_ingests_to_the_same_values(trials):
     rawlog = pytest.importorskip("seedstats.data.formats.rawlog")
     res = trials["a"]
     text = res.rawlog.read_text()
-    assert "np.float64" not in text and text.startswith("=" * 80 + "\nfinal results\n")
+    assert "np.float64" not in text and text.startswith("=" * 40 + "\nfinal results\n")
     ds_raw, _ = ingest(res.rawlog.parent, format="rawlog",
                        options=IngestOptions(metric="acc", baseline=0.5))
     ds_js, _ = ingest(res.path, format="jsonl")

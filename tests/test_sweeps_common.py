@@ -272,7 +272,7 @@ def test_ingest_unknown_option_names_it_and_the_valid_ones(hf_sweep):
 
 
 @pytest.mark.parametrize("options, message", [
-    ("task=rte", "options: expected seedstats.data.formats.base.IngestOptions(...) or a dict of its "
+    ("task=rte", "options: expected seedstats.data.IngestOptions(...) or a dict of its "
                  "fields (skip_bad, task, metric, baseline, seeds_from, mapping), got str"),
     ({"skip_bad": "yes"}, "option skip_bad (--skip-bad): expected True or False, got 'yes'"),
     ({"baseline": "0.5"}, "option baseline (--baseline): expected a finite number or None, "

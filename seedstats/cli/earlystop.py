@@ -103,7 +103,7 @@ def cmd_earlystop(args) -> int:
     bar = ProgressBar(f"earlystop {', '.join(tasks)}")
     try:
         a, b = budget_search_tasks(ds, tasks, samples=args.samples, exact=args.exact,
-                                   seed=args.seed, max_budget=args.max_budget, progress=bar)
+                                   rng=args.seed, max_budget=args.max_budget, progress=bar)
     except (ValueError, TypeError) as exc:
         raise SeedstatsError(str(exc)) from None
     finally:

@@ -165,7 +165,7 @@ def _as_options(options) -> IngestOptions:
         values = {n: getattr(options, n) for n in names}
     else:
         raise _ArgumentTypeError(
-            "options: expected seedstats.data.formats.base.IngestOptions(...) or a dict of its "
+            "options: expected seedstats.data.IngestOptions(...) or a dict of its "
             f"fields ({', '.join(names)}), got {type(options).__name__}")
     for name, value in values.items():
         if not _option_ok(name, value):

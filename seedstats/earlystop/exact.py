@@ -56,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 
 from seedstats.earlystop.curves import as_curves
+from seedstats.earlystop.sampling import scheme
 from seedstats.stats import expected_max
 
 __all__ = ["TIES", "SAMPLINGS_EXACT", "rank_order", "expected_max_draws", "expected_best_all_p",
@@ -109,8 +110,8 @@ def rank_order(partial, final, ties: str = "index") -> np.ndarray:
 
 def _check_sampling(sampling):
     if sampling not in SAMPLINGS_EXACT:
-        raise ValueError(f"sampling: the exact estimator handles {', '.join(SAMPLINGS_EXACT)}, "
-                         f"got {sampling!r} (use the Monte Carlo estimator for it)")
+        raise ValueError(f"pool: the exact estimator handles pool='trials' (with or without "
+                         f"replacement), got {sampling!r} (use the Monte Carlo estimator for it)")
 
 
 def _log_comb(n, k):
@@ -272,7 +273,7 @@ def _finals_partials(values):
 
 
 def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
-                        sampling: str = "with_replacement") -> np.ndarray:
+                        replace: bool = True, pool: str = "trials") -> np.ndarray:
     """Exact expected result of the rule for one ``(t, k)`` and every ``p = 0 .. t``.
 
     Parameters
@@ -284,7 +285,8 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
     k : int
         Evaluations before the decision, ``1 <= k <= K``.
     ties : {"index", "optimistic", "pessimistic"}
-    sampling : {"with_replacement", "without_replacement"}
+    replace : bool, default True
+        Draw the ``t`` trials with replacement (the paper) or without.
 
     Returns
     -------
@@ -297,6 +299,7 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
     >>> expected_best_all_p(curves, 2, 1).tolist()   # p = 0, 1, 2
     [0.5, 0.675, 0.825]
     """
+    sampling = scheme(replace, pool)
     cs = as_curves(curves)
     _check_sampling(sampling)
     if ties not in TIES:
@@ -307,7 +310,6 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
             raise TypeError(f"{name}: expected an int, got {type(val).__name__}")
         if not lo <= val <= hi:
             raise ValueError(f"{name}: expected {lo} <= {name} <= {hi}, got {val}")
-    replace = sampling == "with_replacement"
     if not replace and t > N:
         raise ValueError(f"t: without replacement at most N = {N} trials can be drawn, got {t}")
     F, P = _finals_partials(cs.values)
@@ -319,7 +321,7 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
 
 
 def expected_best_exact(curves, assignments, *, ties: str = "index",
-                        sampling: str = "with_replacement") -> np.ndarray:
+                        replace: bool = True, pool: str = "trials") -> np.ndarray:
     """Exact expected best score of many assignments ``(t, p, k)`` (Section 5, Figures 6-7).
 
     Parameters
@@ -329,7 +331,8 @@ def expected_best_exact(curves, assignments, *, ties: str = "index",
         E.g. :func:`~seedstats.earlystop.grid.feasible_assignments`; ``k = K`` rows are the
         no-early-stopping baseline (``E[max of t final scores]``, whatever ``p``).
     ties : {"index", "optimistic", "pessimistic"}
-    sampling : {"with_replacement", "without_replacement"}
+    replace : bool, default True
+        Draw the ``t`` trials with replacement (the paper) or without.
 
     Returns
     -------
@@ -342,11 +345,11 @@ def expected_best_exact(curves, assignments, *, ties: str = "index",
     >>> expected_best_exact([[0.2, 0.9], [0.6, 0.6]], a).round(4).tolist()
     [0.675, 0.5, 0.75]
     """
+    sampling = scheme(replace, pool)
     cs = as_curves(curves)
     _check_sampling(sampling)
     if ties not in TIES:
         raise ValueError(f"ties: expected one of {', '.join(TIES)}, got {ties!r}")
-    replace = sampling == "with_replacement"
     N, K = cs.values.shape
     tt, pp, kk = assignment_arrays(assignments)
     if len(tt) and (tt.min() < 1 or tt.max() > EXACT_T_MAX):

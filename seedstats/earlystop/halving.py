@@ -31,7 +31,7 @@ from seedstats.earlystop import cache as _cache
 from seedstats.earlystop.curves import as_curves
 from seedstats.earlystop.exact import TIES, rank_order
 from seedstats.earlystop.montecarlo import resolve_seed
-from seedstats.earlystop.sampling import SAMPLINGS, draw_trials, max_trials, seed_grid
+from seedstats.earlystop.sampling import SAMPLINGS, draw_trials, max_trials, scheme, seed_grid
 
 __all__ = ["STATISTICS", "successive_halving", "hyperband", "halving_search",
            "halving_schedule", "HALVING_COLUMNS"]
@@ -139,7 +139,7 @@ def _validate(cs, statistic, samples, sampling, ties):
 
 
 def successive_halving(curves, t: int, rungs, keep, *, statistic: str = "best",
-                       samples: int = 10_000, seed=0, sampling: str = "with_replacement",
+                       samples: int = 10_000, rng=0, replace: bool = True, pool: str = "trials",
                        ties: str = "index", accounting: str = "paper", salt: int = 0) -> dict:
     """Expected best score of one successive-halving bracket, by Monte Carlo.
 
@@ -156,9 +156,9 @@ def successive_halving(curves, t: int, rungs, keep, *, statistic: str = "best",
     statistic : {"best", "current"}
         Rank by best score so far (the paper) or by the score at the rung.
     samples : int
-    seed : int or numpy.random.Generator
-    sampling : str
-        See :mod:`seedstats.earlystop.sampling`.
+    rng : int or numpy.random.Generator
+    replace, pool
+        How the trials are drawn: see :func:`seedstats.earlystop.sampling.scheme`.
     ties : {"index", "optimistic", "pessimistic"}
     accounting : {"paper", "steps"}
     salt : int
@@ -172,21 +172,22 @@ def successive_halving(curves, t: int, rungs, keep, *, statistic: str = "best",
 
     Examples
     --------
-    >>> r = successive_halving([[0.2, 0.9], [0.6, 0.6]], 2, [1], [1], samples=20000, seed=0)
+    >>> r = successive_halving([[0.2, 0.9], [0.6, 0.6]], 2, [1], [1], samples=20000, rng=0)
     >>> r["cost"], bool(abs(r["expected"] - 0.675) < 4 * r["se"])
     (1.5, True)
     """
+    sampling = scheme(replace, pool)
     cs = as_curves(curves)
     grid = _validate(cs, statistic, samples, sampling, ties)
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
         raise ValueError(f"t: expected an int >= 1, got {t!r}")
     limit = max_trials(cs, sampling)
     if limit is not None and t > limit:
-        raise ValueError(f"t: sampling={sampling!r} draws at most {limit} trials, got {t}")
+        raise ValueError(f"t: {sampling.replace('_', ' ')} draws at most {limit} trials, got {t}")
     rungs, keep = _check_schedule(int(t), rungs, keep, cs.n_points)
     phi = _phi(cs, accounting)
-    rng = _stream(resolve_seed(seed), sampling, t, salt)
-    r = _bracket_samples(cs, int(t), rungs, keep, statistic, int(samples), rng, sampling, ties,
+    gen = _stream(resolve_seed(rng), sampling, t, salt)
+    r = _bracket_samples(cs, int(t), rungs, keep, statistic, int(samples), gen, sampling, ties,
                          grid)
     return {"expected": float(r.mean()), "se": float(r.std(ddof=1) / np.sqrt(len(r))),
             "cost": _cost(int(t), rungs, keep, phi), "t": int(t), "rungs": rungs, "keep": keep}
@@ -225,7 +226,7 @@ def halving_schedule(t: int, eta: float, min_k: int, K: int = 30):
 
 
 def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
-              samples: int = 10_000, seed=0, sampling: str = "with_replacement",
+              samples: int = 10_000, rng=0, replace: bool = True, pool: str = "trials",
               ties: str = "index", accounting: str = "paper", scale: float = 1.0) -> dict:
     """Expected best score of one Hyperband run over the logged curves, by Monte Carlo.
 
@@ -244,7 +245,7 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
         Fewest evaluations a trial gets.
     scale : float
         Multiplies every bracket's ``n_s`` (spend more or less).
-    statistic, samples, seed, sampling, ties, accounting
+    statistic, samples, rng, replace, pool, ties, accounting
         As in :func:`successive_halving`.
 
     Returns
@@ -256,10 +257,11 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
     --------
     >>> import numpy as np
     >>> curves = np.maximum.accumulate(np.random.default_rng(0).random((50, 30)), axis=1)
-    >>> r = hyperband(curves, eta=3, min_k=3, samples=2000, seed=0)
+    >>> r = hyperband(curves, eta=3, min_k=3, samples=2000, rng=0)
     >>> [b[0] for b in r["brackets"]], round(r["cost"], 2)
     ([(9, [3, 10], [3, 1]), (5, [10], [1]), (3, [], [])], 7.6)
     """
+    sampling = scheme(replace, pool)
     cs = as_curves(curves)
     grid = _validate(cs, statistic, samples, sampling, ties)
     K = cs.n_points
@@ -269,7 +271,7 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
         raise ValueError(f"eta: expected an int >= 2, got {eta}")
     s_max = int(math.floor(math.log(K / min_k) / math.log(eta) + 1e-9))
     phi = _phi(cs, accounting)
-    seed = resolve_seed(seed)
+    seed = resolve_seed(rng)
     best = np.full(int(samples), -np.inf)
     cost = 0.0
     brackets = []
@@ -285,9 +287,9 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
             if 1 <= k < K and (not rungs or k > rungs[-1]):
                 rungs.append(k)
                 keep.append(int(math.floor(n / eta ** (i + 1) + 1e-9)))
-        rng = _stream(seed, sampling, n, 1000 + s)
+        gen = _stream(seed, sampling, n, 1000 + s)
         if rungs:
-            r = _bracket_samples(cs, n, rungs, keep, statistic, int(samples), rng, sampling,
+            r = _bracket_samples(cs, n, rungs, keep, statistic, int(samples), gen, sampling,
                                  ties, grid)
             cost += _cost(n, rungs, keep, phi)
         else:
@@ -296,7 +298,7 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
             F = cs.values.max(axis=1)
             for a in range(0, int(samples), _CHUNK):
                 b = min(int(samples), a + _CHUNK)
-                r[a:b] = F[draw_trials(rng, cs, n, b - a, sampling, grid)].max(axis=1)
+                r[a:b] = F[draw_trials(gen, cs, n, b - a, sampling, grid)].max(axis=1)
             cost += float(n)
         np.maximum(best, r, out=best)
         brackets.append(((n, rungs, keep), _cost(n, rungs, keep, phi) if rungs else float(n)))
@@ -305,8 +307,8 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
 
 
 def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
-                   statistic: str = "best", samples: int = 5_000, seed=0, t_max: int = 200,
-                   sampling: str = "with_replacement", ties: str = "index",
+                   statistic: str = "best", samples: int = 5_000, rng=0, t_max: int = 200,
+                   replace: bool = True, pool: str = "trials", ties: str = "index",
                    accounting: str = "paper", cache=False):
     """Best geometric successive-halving bracket per budget (compare with Figure 6's rule).
 
@@ -316,7 +318,7 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
     skipped (the baseline of fully training ``x`` trials is the ``p = t`` case of
     :func:`~seedstats.earlystop.search.budget_search`).
 
-    ``statistic``, ``samples``, ``seed``, ``sampling``, ``ties`` and ``accounting`` are as in
+    ``statistic``, ``samples``, ``rng``, ``sampling``, ``ties`` and ``accounting`` are as in
     :func:`successive_halving`; ``cache`` as in :func:`~seedstats.earlystop.search.budget_search`
     (off by default here).
 
@@ -338,11 +340,12 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
     >>> b[["budget", "eta", "min_k", "t", "rungs", "keep"]].to_dict("records")[0]["rungs"]
     '3,9,27'
     """
+    sampling = scheme(replace, pool)
     cs = as_curves(curves)
     grid = _validate(cs, statistic, samples, sampling, ties)
     K = cs.n_points
     phi = _phi(cs, accounting)
-    seed = resolve_seed(seed)
+    seed = resolve_seed(rng)
     limit = max_trials(cs, sampling)
     t_top = int(t_max) if limit is None else min(int(t_max), limit)
     min_ks = tuple(range(1, K)) if min_ks is None else tuple(int(m) for m in min_ks)
@@ -373,8 +376,8 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
                 t = lo
                 rungs, keep = halving_schedule(t, eta, mk, K)
                 c = _cost(t, rungs, keep, phi)
-                rng = _stream(seed, sampling, t, 100 * int(eta) + mk)
-                r = _bracket_samples(cs, t, rungs, keep, statistic, int(samples), rng, sampling,
+                gen = _stream(seed, sampling, t, 100 * int(eta) + mk)
+                r = _bracket_samples(cs, t, rungs, keep, statistic, int(samples), gen, sampling,
                                      ties, grid)
                 rows.append((cs.task, x, eta, mk, t, ",".join(map(str, rungs)),
                              ",".join(map(str, keep)), c, float(r.mean()),

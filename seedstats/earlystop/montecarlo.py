@@ -44,7 +44,7 @@ import pandas as pd
 
 from seedstats.earlystop.curves import as_curves
 from seedstats.earlystop.exact import TIES, assignment_arrays, rank_order
-from seedstats.earlystop.sampling import SAMPLINGS, draw_trials, max_trials, seed_grid
+from seedstats.earlystop.sampling import SAMPLINGS, draw_trials, max_trials, scheme, seed_grid
 
 __all__ = ["expected_best_mc", "expected_best_mc_tasks", "simulate", "paired_difference",
            "stream", "resolve_seed"]
@@ -52,16 +52,16 @@ __all__ = ["expected_best_mc", "expected_best_mc_tasks", "simulate", "paired_dif
 _TAG = {name: i + 1 for i, name in enumerate(SAMPLINGS)}
 
 
-def resolve_seed(seed) -> int:
+def resolve_seed(rng) -> int:
     """An ``int`` seed as given, or 128 bits drawn once from a :class:`numpy.random.Generator`."""
-    if isinstance(seed, np.random.Generator):
-        return int.from_bytes(seed.bytes(16), "little")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed: expected an int >= 0 or a numpy.random.Generator, "
-                        f"got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed: expected an int >= 0, got {seed}")
-    return int(seed)
+    if isinstance(rng, np.random.Generator):
+        return int.from_bytes(rng.bytes(16), "little")
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)):
+        raise TypeError(f"rng: expected a seed (an int >= 0) or a numpy.random.Generator, "
+                        f"got {type(rng).__name__}")
+    if rng < 0:
+        raise ValueError(f"rng: expected a seed (an int >= 0), got {rng}")
+    return int(rng)
 
 
 def stream(seed: int, sampling: str, t: int) -> np.random.Generator:
@@ -245,7 +245,7 @@ def _prepare(curves, assignments, samples, sampling, ties, n_jobs):
         raise ValueError(f"assignments: expected t >= 1, 0 <= p <= t and 1 <= k <= K = {K}")
     limit = max_trials(cs, sampling)
     if limit is not None and len(tt) and tt.max() > limit:
-        raise ValueError(f"assignments: sampling={sampling!r} draws at most {limit} trials from "
+        raise ValueError(f"assignments: {sampling.replace('_', ' ')} draws at most {limit} trials from "
                          f"these curves, got t up to {tt.max()}")
     ctx = _Ctx(cs.values, ties)
     ctx.wi_seed, ctx.do_seed = cs.wi_seed, cs.do_seed
@@ -258,8 +258,8 @@ def _prepare(curves, assignments, samples, sampling, ties, n_jobs):
     return cs, ctx, grid, groups, n_jobs
 
 
-def expected_best_mc(curves, assignments, *, samples: int = 50_000, seed=0,
-                     sampling: str = "with_replacement", ties: str = "index",
+def expected_best_mc(curves, assignments, *, samples: int = 50_000, rng=0,
+                     replace: bool = True, pool: str = "trials", ties: str = "index",
                      n_jobs: int | None = None, progress=None):
     """Monte Carlo estimate of the expected best score of many assignments (Section 5).
 
@@ -270,10 +270,13 @@ def expected_best_mc(curves, assignments, *, samples: int = 50_000, seed=0,
         ``k = K`` (or ``p = t``) is the no-early-stopping baseline.
     samples : int
         Simulated experiments per assignment (50,000 in the paper).
-    seed : int or numpy.random.Generator
+    rng : int or numpy.random.Generator
         Same seed, same numbers (see *Seeding* in the module docstring).
-    sampling : str
-        See :mod:`seedstats.earlystop.sampling` (``"with_replacement"``: the paper).
+    replace : bool, default True
+        Draw the ``t`` trials with replacement (the paper) or without.
+    pool : {"trials", "distinct_seeds", "fixed_wi", "fixed_do"}
+        What they are drawn from (:mod:`seedstats.earlystop.sampling`); the seed-aware pools
+        need ``replace=False``.
     ties : {"index", "optimistic", "pessimistic"}
         Tie-break among equal partial scores (:mod:`seedstats.earlystop.exact`).
     n_jobs : int, optional
@@ -291,11 +294,12 @@ def expected_best_mc(curves, assignments, *, samples: int = 50_000, seed=0,
     --------
     >>> import pandas as pd
     >>> a = pd.DataFrame({"t": [2], "p": [1], "k": [1]})
-    >>> m, se = expected_best_mc([[0.2, 0.9], [0.6, 0.6]], a, samples=20000, seed=1)
+    >>> m, se = expected_best_mc([[0.2, 0.9], [0.6, 0.6]], a, samples=20000, rng=1)
     >>> bool(abs(m[0] - 0.675) < 4 * se[0])
     True
     """
-    seed = resolve_seed(seed)
+    sampling = scheme(replace, pool)
+    seed = resolve_seed(rng)
     cs, ctx, grid, groups, n_jobs = _prepare(curves, assignments, samples, sampling, ties, n_jobs)
     n = len(np.asarray(assignments["t"]))
     mean = np.full(n, np.nan)
@@ -329,7 +333,7 @@ def expected_best_mc(curves, assignments, *, samples: int = 50_000, seed=0,
     return mean, sd / np.sqrt(samples)
 
 
-def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_000, seed=0,
+def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_000, rng=0,
                            ties: str = "index", n_jobs: int | None = None, progress=None):
     """:func:`expected_best_mc` for several curve sets (tasks) at once, sharing the draws.
 
@@ -342,7 +346,7 @@ def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_0
     curves_list : list of CurveSet or array-like
     assignments_list : list of DataFrame
         One per curve set (columns ``t``, ``p``, ``k``).
-    samples, seed, ties, n_jobs, progress
+    samples, rng, ties, n_jobs, progress
         As in :func:`expected_best_mc` (``progress`` counts assignments over all tasks).
 
     Returns
@@ -355,14 +359,14 @@ def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_0
     >>> import pandas as pd
     >>> a = pd.DataFrame({"t": [3, 2], "p": [1, 0], "k": [1, 1]})
     >>> c1, c2 = [[0.2, 0.9], [0.6, 0.6]], [[0.1, 0.3], [0.2, 0.2], [0.4, 0.5]]
-    >>> (m1, _), (m2, _) = expected_best_mc_tasks([c1, c2], [a, a], samples=500, seed=2)
-    >>> bool((m2 == expected_best_mc(c2, a, samples=500, seed=2)[0]).all())
+    >>> (m1, _), (m2, _) = expected_best_mc_tasks([c1, c2], [a, a], samples=500, rng=2)
+    >>> bool((m2 == expected_best_mc(c2, a, samples=500, rng=2)[0]).all())
     True
     """
     if len(curves_list) != len(assignments_list):
         raise ValueError(f"assignments_list: expected one table per curve set "
                          f"({len(curves_list)}), got {len(assignments_list)}")
-    seed = resolve_seed(seed)
+    seed = resolve_seed(rng)
     preps = [_prepare(c, a, samples, "with_replacement", ties, n_jobs)
              for c, a in zip(curves_list, assignments_list)]
     n_jobs = preps[0][4] if preps else 1
@@ -405,8 +409,8 @@ def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_0
     return [(mean, sd / np.sqrt(samples)) for mean, sd in results]
 
 
-def simulate(curves, t: int, p: int, k: int, *, samples: int = 50_000, seed=0,
-             sampling: str = "with_replacement", ties: str = "index") -> np.ndarray:
+def simulate(curves, t: int, p: int, k: int, *, samples: int = 50_000, rng=0,
+             replace: bool = True, pool: str = "trials", ties: str = "index") -> np.ndarray:
     """Per-sample results of one assignment: the simulated best score of each experiment.
 
     Same draws as :func:`expected_best_mc` with the same seed (so ``simulate(...).mean()`` equals
@@ -418,19 +422,20 @@ def simulate(curves, t: int, p: int, k: int, *, samples: int = 50_000, seed=0,
 
     Examples
     --------
-    >>> r = simulate([[0.2, 0.9], [0.6, 0.6]], 2, 1, 1, samples=1000, seed=0)
+    >>> r = simulate([[0.2, 0.9], [0.6, 0.6]], 2, 1, 1, samples=1000, rng=0)
     >>> sorted(set(r.tolist()))
     [0.6, 0.9]
     """
+    sampling = scheme(replace, pool)
     a = pd.DataFrame({"t": [t], "p": [p], "k": [k]})
-    seed = resolve_seed(seed)
+    seed = resolve_seed(rng)
     cs, ctx, grid, groups, _ = _prepare(curves, a, samples, sampling, ties, 1)
     (tt,) = groups
     return _simulate_t(ctx, tt, groups[tt], int(samples), seed, sampling, grid, True)[1][0]
 
 
-def paired_difference(curves, a, b, *, samples: int = 50_000, seed=0,
-                      sampling: str = "with_replacement", ties: str = "index"):
+def paired_difference(curves, a, b, *, samples: int = 50_000, rng=0,
+                      replace: bool = True, pool: str = "trials", ties: str = "index"):
     """Monte Carlo estimate of ``E[a] - E[b]`` for two assignments, with its standard error.
 
     When ``a`` and ``b`` start the same number of trials they share their draws in
@@ -449,11 +454,12 @@ def paired_difference(curves, a, b, *, samples: int = 50_000, seed=0,
     Examples
     --------
     >>> d, se = paired_difference([[0.2, 0.9], [0.6, 0.6]], (2, 2, 1), (2, 1, 1),
-    ...                           samples=20000, seed=3)
+    ...                           samples=20000, rng=3)
     >>> bool(abs(d - 0.15) < 4 * se)
     True
     """
-    seed = resolve_seed(seed)
+    sampling = scheme(replace, pool)
+    seed = resolve_seed(rng)
     rows = pd.DataFrame([tuple(a), tuple(b)], columns=["t", "p", "k"])
     cs, ctx, grid, groups, _ = _prepare(curves, rows, samples, sampling, ties, 1)
     kept = {}

@@ -2,7 +2,13 @@
 
 The paper (Dodge et al. 2020, Section 5) draws with replacement from all trials of a task. But the
 625 trials of a task are a 25 x 25 grid of WI x DO seeds, not 625 independent runs: two trials
-that share a WI seed share their head initialization. The other schemes here make that visible:
+that share a WI seed share their head initialization. The other schemes here make that visible.
+
+Every estimator of :mod:`seedstats.earlystop` chooses a scheme with two arguments, the same
+``replace`` switch as :func:`seedstats.stats.expected_max` and a ``pool``
+(:func:`scheme`): ``replace=True`` (the paper) or ``False`` over ``pool="trials"``, or one of the
+seed-aware pools (``"distinct_seeds"``, ``"fixed_wi"``, ``"fixed_do"``, which draw distinct
+seeds, so ``replace=False``). The schemes, by their internal names:
 
 ``"with_replacement"``
     ``t`` rows uniformly with replacement (the paper; ``t`` unbounded).
@@ -25,10 +31,31 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SAMPLINGS", "max_trials", "draw_trials", "seed_grid"]
+__all__ = ["POOLS", "SAMPLINGS", "scheme", "max_trials", "draw_trials", "seed_grid"]
 
+#: What the ``t`` trials are drawn from: any logged trial, or seeds of the WI x DO grid.
+POOLS = ("trials", "distinct_seeds", "fixed_wi", "fixed_do")
 #: Sampling schemes (see the module docstring).
 SAMPLINGS = ("with_replacement", "without_replacement", "distinct_seeds", "fixed_wi", "fixed_do")
+
+
+def scheme(replace=True, pool: str = "trials") -> str:
+    """The sampling scheme (one of :data:`SAMPLINGS`) that ``replace`` and ``pool`` choose.
+
+    Examples
+    --------
+    >>> scheme(True), scheme(False), scheme(False, "fixed_wi")
+    ('with_replacement', 'without_replacement', 'fixed_wi')
+    """
+    if not isinstance(replace, (bool, np.bool_)):
+        raise TypeError(f"replace must be True or False; got {replace!r}")
+    if pool not in POOLS:
+        raise ValueError(f"pool: expected one of {', '.join(POOLS)}, got {pool!r}")
+    if pool == "trials":
+        return "with_replacement" if replace else "without_replacement"
+    if replace:
+        raise ValueError(f"pool={pool!r} draws distinct seeds: give replace=False")
+    return pool
 
 _CHUNK = 8192  # samples per block when a block needs an (n_samples, N) temporary
 
@@ -110,7 +137,7 @@ def draw_trials(rng: np.random.Generator, cs, t: int, size: int, sampling: str,
     """
     limit = max_trials(cs, sampling)
     if limit is not None and t > limit:
-        raise ValueError(f"t: sampling={sampling!r} can draw at most {limit} trials from these "
+        raise ValueError(f"t: {sampling.replace('_', ' ')} can draw at most {limit} trials from these "
                          f"curves, got t = {t}")
     N = cs.n_trials
     if sampling == "with_replacement":

@@ -35,7 +35,7 @@ from seedstats.earlystop.montecarlo import (
     paired_difference,
     resolve_seed,
 )
-from seedstats.earlystop.sampling import SAMPLINGS, max_trials
+from seedstats.earlystop.sampling import max_trials, scheme
 
 __all__ = ["budget_search", "budget_search_tasks", "best_per_budget", "error_reduction",
            "ASSIGNMENTS_COLUMNS", "BEST_COLUMNS"]
@@ -228,8 +228,8 @@ def best_per_budget(assignments, *, pair=None):
 
 
 def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact: bool = False,
-                  seed=0, max_budget: int = 30, t_max: int = 200, n_points: int = 30,
-                  accounting: str = "paper", sampling: str = "with_replacement",
+                  rng=0, max_budget: int = 30, t_max: int = 200, n_points: int = 30,
+                  accounting: str = "paper", replace: bool = True, pool: str = "trials",
                   ties: str = "index", missing: str = "raise", metric: str | None = None,
                   cache=True, n_jobs: int | None = None, progress=None):
     """All early-stopping assignments per budget and the best of each (Section 5, Figs. 6-7).
@@ -244,21 +244,23 @@ def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact
         Monte Carlo samples per assignment (50,000 in the paper); ignored with ``exact``.
     exact : bool
         Exact expectations (:mod:`seedstats.earlystop.exact`) instead of Monte Carlo.
-    seed : int or numpy.random.Generator
+    rng : int or numpy.random.Generator
         Seeds the Monte Carlo draws (same seed, same numbers); ignored with ``exact``.
     max_budget : int
         Budgets ``1 .. max_budget`` full runs (30 in the paper).
     t_max : int
-        Most trials started (200 in the paper); lowered to what ``sampling`` can draw (recorded
-        in ``.attrs["t_max"]``).
+        Most trials started (200 in the paper); lowered to what ``replace`` and ``pool`` can
+        draw (recorded in ``.attrs["t_max"]``).
     n_points : int
         Evaluation points per curve, ``K`` (30 in the paper).
     accounting : {"paper", "steps"}
         Cost of a stopped trial: ``k/K`` of a run (the paper) or the real fraction of optimizer
         steps (see :mod:`seedstats.earlystop.grid`).
-    sampling : str
-        How trials are drawn (:mod:`seedstats.earlystop.sampling`); the exact estimator handles
-        ``"with_replacement"`` (the paper) and ``"without_replacement"``.
+    replace : bool, default True
+        Draw the ``t`` trials with replacement (the paper) or without.
+    pool : {"trials", "distinct_seeds", "fixed_wi", "fixed_do"}
+        What they are drawn from (:mod:`seedstats.earlystop.sampling`; the seed-aware pools
+        need ``replace=False``); the exact estimator handles ``"trials"``.
     ties : {"index", "optimistic", "pessimistic"}
         Tie-break among equal partial scores (:mod:`seedstats.earlystop.exact`).
     missing : {"raise", "drop"}
@@ -298,37 +300,36 @@ def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact
     >>> len(a), b["budget"].tolist()
     (53, [1, 2, 3])
     """
-    job = _Job(data, task, samples=samples, exact=exact, seed=seed, max_budget=max_budget,
-               t_max=t_max, n_points=n_points, accounting=accounting, sampling=sampling,
+    job = _Job(data, task, samples=samples, exact=exact, seed=rng, max_budget=max_budget,
+               t_max=t_max, n_points=n_points, accounting=accounting, replace=replace, pool=pool,
                ties=ties, missing=missing, metric=metric, cache=cache)
     if job.hit is not None:
         if progress is not None:
             progress(len(job.hit[0]), len(job.hit[0]))
         return job.hit
     if exact:
-        e = expected_best_exact(job.cs, job.grid, ties=ties, sampling=sampling)
+        e = expected_best_exact(job.cs, job.grid, ties=ties, replace=replace, pool=pool)
         se = np.zeros(len(e))
         if progress is not None:
             progress(len(e), len(e))
     else:
-        e, se = expected_best_mc(job.cs, job.grid, samples=int(samples), seed=job.seed,
-                                 sampling=sampling, ties=ties, n_jobs=n_jobs, progress=progress)
+        e, se = expected_best_mc(job.cs, job.grid, samples=int(samples), rng=job.seed,
+                                 replace=replace, pool=pool, ties=ties, n_jobs=n_jobs,
+                                 progress=progress)
     return job.finish(e, se)
 
 
 class _Job:
     """One task's search: validated parameters, curves, grid, cache key and the finishing step."""
     def __init__(self, data, task, *, samples, exact, seed, max_budget, t_max, n_points,
-                 accounting, sampling, ties, missing, metric, cache):
+                 accounting, replace, pool, ties, missing, metric, cache):
         cs = as_curves(data, task, n_points=n_points, metric=metric, missing=missing)
         if not isinstance(exact, (bool, np.bool_)):
             raise TypeError(f"exact: expected a bool, got {type(exact).__name__}")
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"sampling: expected one of {', '.join(SAMPLINGS)}, got "
-                             f"{sampling!r}")
+        sampling = scheme(replace, pool)
         if exact and sampling not in SAMPLINGS_EXACT:
-            raise ValueError(f"sampling: exact=True handles {', '.join(SAMPLINGS_EXACT)}, got "
-                             f"{sampling!r}; use Monte Carlo (exact=False) for it")
+            raise ValueError(f"pool: exact=True handles pool='trials' (with or without "
+                             f"replacement), got {pool!r}; use Monte Carlo (exact=False) for it")
         if ties not in TIES:
             raise ValueError(f"ties: expected one of {', '.join(TIES)}, got {ties!r}")
         if isinstance(t_max, bool) or not isinstance(t_max, (int, np.integer)) or t_max < 1:
@@ -345,7 +346,8 @@ class _Job:
         self.grid = feasible_assignments(max_budget, n_points=cs.n_points, t_max=t_eff,
                                          accounting=accounting, fractions=fractions)
         self.cs, self.seed, self.samples, self.exact = cs, seed, samples, bool(exact)
-        self.sampling, self.ties, self.cache = sampling, ties, cache
+        self.sampling, self.replace, self.pool = sampling, replace, pool
+        self.ties, self.cache = ties, cache
         self.params = {"method": "exact" if exact else "mc",
                        "samples": None if exact else int(samples),
                        "seed": None if exact else seed, "max_budget": int(max_budget),
@@ -367,8 +369,8 @@ class _Job:
                     float(np.hypot(b["se"], r["se"])))
         return paired_difference(self.cs, (int(b["t"]), int(b["p"]), int(b["k"])),
                                  (int(r["t"]), int(r["p"]), int(r["k"])),
-                                 samples=int(self.samples), seed=self.seed,
-                                 sampling=self.sampling, ties=self.ties)
+                                 samples=int(self.samples), rng=self.seed,
+                                 replace=self.replace, pool=self.pool, ties=self.ties)
 
     def finish(self, e, se):
         a = self.grid.copy()
@@ -391,7 +393,7 @@ class _Job:
 
 
 def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool = False,
-                        seed=0, n_jobs: int | None = None, progress=None, **kwargs):
+                        rng=0, n_jobs: int | None = None, progress=None, **kwargs):
     """:func:`budget_search` for several tasks of a dataset, sharing the Monte Carlo draws.
 
     Every task gets exactly the numbers (and the cache entry) that :func:`budget_search` gives
@@ -404,7 +406,7 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
     data : Dataset
     tasks : list of str, optional
         Default: every task of the dataset.
-    samples, exact, seed, n_jobs
+    samples, exact, rng, n_jobs
         As in :func:`budget_search`.
     progress : callable, optional
         ``progress(done, total)`` over the assignments of all tasks.
@@ -426,7 +428,7 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
     tasks = list(data.tasks) if tasks is None else list(tasks)
     if not tasks:
         raise ValueError("tasks: expected at least one task, got none")
-    jobs = [_Job(data, t, samples=samples, exact=exact, seed=seed,
+    jobs = [_Job(data, t, samples=samples, exact=exact, seed=rng,
                  **{**_SEARCH_DEFAULTS, **kwargs}) for t in tasks]
     todo = [j for j in jobs if j.hit is None]
     total = sum(len(j.grid) for j in jobs)
@@ -437,18 +439,20 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
             if progress is not None:
                 progress(done + d, total)
         res = expected_best_mc_tasks([j.cs for j in todo], [j.grid for j in todo],
-                                     samples=int(samples), seed=todo[0].seed,
+                                     samples=int(samples), rng=todo[0].seed,
                                      ties=todo[0].ties, n_jobs=n_jobs, progress=prog)
         for j, (e, se) in zip(todo, res):
             out[id(j)] = j.finish(e, se)
     else:
         for j in todo:
             if exact:
-                e = expected_best_exact(j.cs, j.grid, ties=j.ties, sampling=j.sampling)
+                e = expected_best_exact(j.cs, j.grid, ties=j.ties, replace=j.replace,
+                                        pool=j.pool)
                 se = np.zeros(len(e))
             else:
-                e, se = expected_best_mc(j.cs, j.grid, samples=int(samples), seed=j.seed,
-                                         sampling=j.sampling, ties=j.ties, n_jobs=n_jobs)
+                e, se = expected_best_mc(j.cs, j.grid, samples=int(samples), rng=j.seed,
+                                         replace=j.replace, pool=j.pool, ties=j.ties,
+                                         n_jobs=n_jobs)
             out[id(j)] = j.finish(e, se)
             done += len(j.grid)
             if progress is not None:
@@ -465,5 +469,5 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
 
 
 _SEARCH_DEFAULTS = {"max_budget": 30, "t_max": 200, "n_points": 30, "accounting": "paper",
-                    "sampling": "with_replacement", "ties": "index", "missing": "raise",
+                    "replace": True, "pool": "trials", "ties": "index", "missing": "raise",
                     "metric": None, "cache": True}

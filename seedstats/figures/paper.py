@@ -177,7 +177,7 @@ def fig3(ds):
 def fig4(ds):
     """Figure 4: validation curves of 20 randomly chosen trials (seeded) over epochs."""
     results, skipped = task_panels(
-        ds, lambda t: pick_curves(ds.evals, t, n=FIG4_CURVES, seed=FIG4_SEED,
+        ds, lambda t: pick_curves(ds.evals, t, n=FIG4_CURVES, rng=FIG4_SEED,
                                   metric=task_metric(ds, t)), needs=CURVES)
     fig, axes = _figure(results, skipped)
     for task, curves in results.items():
@@ -275,7 +275,7 @@ def fig9(ds):
 #: Parameters of the budget search behind Figures 6 and 7: the paper's (50,000 Monte Carlo
 #: samples per assignment, budgets of 1..30 full runs) and ``seedstats earlystop``'s defaults,
 #: so a search that command ran (or an earlier figure run) is reused from the cache.
-EARLYSTOP = {"samples": 50_000, "seed": 0, "max_budget": 30}
+EARLYSTOP = {"samples": 50_000, "rng": 0, "max_budget": 30}
 
 ES_CURVES = ("validation curves at the early-stopping evaluation points (the paper's 30 per "
              "run) for every trial")

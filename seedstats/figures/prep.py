@@ -128,11 +128,11 @@ def kde_curves(samples, *, n_points: int = 256, bw_method="scott", cut: float = 
     return pd.concat(parts, ignore_index=True)[columns]
 
 
-def pick_curves(evals: pd.DataFrame, task: str, *, n: int = 20, seed: int = 0,
+def pick_curves(evals: pd.DataFrame, task: str, *, n: int = 20, rng=0,
                 metric: str | None = None) -> pd.DataFrame:
     """Validation curves of ``n`` trials of a task chosen at random (Figure 4).
 
-    The trials are drawn without replacement by ``numpy.random.default_rng(seed)``
+    The trials are drawn without replacement by ``numpy.random.default_rng(rng)``
     from the task's trial ids in sorted order, so the same seed gives the same curves
     (the global NumPy random state is never used).
 
@@ -143,8 +143,8 @@ def pick_curves(evals: pd.DataFrame, task: str, *, n: int = 20, seed: int = 0,
     task : str
     n : int
         Trials to draw (all of them when the task has fewer).
-    seed : int
-        Seed of the draw.
+    rng : int or numpy.random.Generator
+        Seed (or generator) of the draw.
     metric : str, optional
         Default: the task's headline metric (its ``trials.metric``, else Table 2).
 
@@ -166,8 +166,7 @@ def pick_curves(evals: pd.DataFrame, task: str, *, n: int = 20, seed: int = 0,
         raise DataError(f"task {task!r}: no 'during' evaluations of metric {metric!r} "
                         "to draw curves from")
     ids = np.array(sorted(map(str, e["trial_id"].unique())), dtype=object)
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(ids, size=min(int(n), len(ids)), replace=False)
+    chosen = np.random.default_rng(rng).choice(ids, size=min(int(n), len(ids)), replace=False)
     order = {t: i for i, t in enumerate(chosen)}
     sub = e[e["trial_id"].astype(str).isin(order)]
     out = pd.DataFrame({"trial_id": sub["trial_id"].astype(str).to_numpy(),

@@ -226,7 +226,7 @@ def _captions(name, df, n_perm, ddof, level):
     return []
 
 
-def write_tables(ds, out, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
+def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
     """Compute every table and write it as CSV and Markdown into the directory ``out``.
 
     The ``seedstats tables`` command (Section 4): Tables 1-4 of
@@ -241,7 +241,7 @@ def write_tables(ds, out, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
     out : str or Path
         Directory to write into (created if needed). Each table ``NAME`` becomes
         ``NAME.csv`` (tidy, every column) and ``NAME.md`` (title, table, notes).
-    n_perm, seed, ddof, level
+    n_perm, rng, ddof, level
         As :func:`compute_tables`.
 
     Returns
@@ -258,7 +258,7 @@ def write_tables(ds, out, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables, notes = compute_tables(ds, n_perm=n_perm, seed=seed, ddof=ddof, level=level)
+    tables, notes = compute_tables(ds, n_perm=n_perm, rng=rng, ddof=ddof, level=level)
     written = []
     for name, title in TABLES.items():
         head = f"## {title}"

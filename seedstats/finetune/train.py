@@ -33,7 +33,10 @@ import numpy as np
 
 from seedstats import __version__
 from seedstats.data.formats.jsonl import LogWriter
+from seedstats.data.formats.rawlog import format_rawlog
+from seedstats.data.records import Curve, TrialRecord
 from seedstats.data.schema import trial_id
+from seedstats.data.store import writing_file
 from seedstats.errors import SeedstatsError
 from seedstats.finetune.data import encode, epoch_batches, load_task, pad_batch
 from seedstats.finetune.metrics import compute_metrics
@@ -42,7 +45,7 @@ from seedstats.finetune.optim import ScheduledAdamW
 from seedstats.finetune.recipes import Recipe, eval_steps, get_recipe
 
 __all__ = ["TrialSpec", "TrialResult", "Trainer", "run_trial", "log_path", "rawlog_path",
-           "resolve_device", "versions", "format_rawlog"]
+           "resolve_device", "versions"]
 
 
 @dataclass
@@ -346,64 +349,22 @@ def _encoded(spec: TrialSpec, td, tokenizer):
     return _DATA_CACHE[key]
 
 
-def _plain(x):
-    """A float as Python prints it (``nan``, never ``np.float64(...)``)."""
-    return repr(float(x))
+def _record(task: str, spec, train_loss, evals, metrics) -> TrialRecord:
+    """The trial as a :class:`~seedstats.data.TrialRecord` (for the raw-log writer)."""
+    by_phase = {e["phase"]: e for e in evals if e["phase"] != "during"}
+    during = [e for e in evals if e["phase"] == "during"]
+    steps = np.array([int(e["step"]) for e in during], dtype=np.int64)
 
+    def end(phase, m):
+        e = by_phase.get(phase)
+        return float(e["metrics"][m]) if e is not None else None
 
-def format_rawlog(task: str, wi_seed: int, do_seed: int, train_loss, evals, metrics,
-                  batches) -> str:
-    """One trial in the authors' raw text layout (:mod:`seedstats.data.formats.rawlog`).
-
-    Floats are plain numbers (``repr`` of a Python float: ``0.5``, ``nan``), never
-    ``np.float64(...)``. ``"during"`` lists hold ``[step, value]`` pairs.
-
-    Examples
-    --------
-    >>> ev = [{"phase": "before", "step": -1, "metrics": {"loss": 0.7, "acc": 0.5}},
-    ...       {"phase": "during", "step": 0, "metrics": {"loss": 0.6, "acc": 0.6}},
-    ...       {"phase": "after", "step": 1, "metrics": {"loss": 0.5, "acc": 0.75}}]
-    >>> text = format_rawlog("rte", 1, 2, [0.69, 0.6], ev, ["loss", "acc"], [[0, 1], [1, 0]])
-    >>> for line in text.splitlines()[9:12]:
-    ...     print(line)
-    metric: loss
-    validation loss of initialized model:
-    0.7
-    """
-    lines = ["=" * 80, "final results", f"task: {task}", f"init seed: {int(wi_seed)}",
-             f"data order seed: {int(do_seed)}", "",
-             "the losses at each train step:",
-             "[" + ", ".join(_plain(v) for v in train_loss) + "]", ""]
-    by_phase = {"before": None, "after": None}
-    during = []
-    for e in evals:
-        if e["phase"] == "during":
-            during.append(e)
-        else:
-            by_phase[e["phase"]] = e
-    for m in metrics:
-        lines.append(f"metric: {m}")
-        lines.append(f"validation {m} of initialized model:")
-        b = by_phase["before"]
-        lines.append(_plain(b["metrics"][m]) if b is not None else "nan")
-        lines.append(f"validation {m} throughout training:")
-        lines.append("[" + ", ".join(f"[{int(e['step'])}, {_plain(e['metrics'][m])}]"
-                                     for e in during) + "]")
-        lines.append(f"validation {m} after training:")
-        a = by_phase["after"]
-        lines.append(_plain(a["metrics"][m]) if a is not None else "nan")
-        lines.append("")
-    lines.append("indices of examples in batches:")
-    lines.append("[" + ", ".join("[" + ", ".join(str(int(i)) for i in b) + "]"
-                                 for b in batches) + "]")
-    return "\n".join(lines) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    curves = {m: Curve(end("before", m), steps,
+                       np.array([float(e["metrics"][m]) for e in during], dtype=np.float64),
+                       end("after", m)) for m in metrics}
+    return TrialRecord(task, spec.wi_seed, spec.do_seed, None, curves,
+                       np.asarray(train_loss, dtype=np.float64), complete=True,
+                       n_steps=len(train_loss))
 
 
 def run_trial(spec: TrialSpec, *, on_step=None, on_eval=None) -> TrialResult:
@@ -554,8 +515,10 @@ def run_trial(spec: TrialSpec, *, on_step=None, on_eval=None) -> TrialResult:
     raw = None
     if "rawlog" in spec.formats:
         raw = rawlog_path(spec)
-        _write_atomic(raw, format_rawlog(td.name, spec.wi_seed, spec.do_seed, losses, evals,
-                                         metrics, batches))
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        text = format_rawlog(_record(td.name, spec, losses, evals, metrics), batches=batches)
+        with writing_file(raw) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     seconds = time.perf_counter() - t0
     return TrialResult(tid, path, raw, n_steps, evals, np.asarray(losses, dtype=np.float64),
                        batches, seconds, t_train,

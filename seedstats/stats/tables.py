@@ -45,7 +45,7 @@ def _grid_tasks(trials, tasks):
     return ok, notes
 
 
-def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
+def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
     """Every table of ``seedstats tables`` as DataFrames.
 
     Parameters
@@ -54,7 +54,7 @@ def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
         From :func:`seedstats.load` (``.trials``, ``.evals``).
     n_perm : int, default 10000
         Permutations of each permutation test (Table 4 and the global-seed test).
-    seed : int, default 0
+    rng : int or numpy.random.Generator, default 0
         Seed of every permutation (one generator for Table 4, one for the global test).
     ddof : int, default 1
         Delta degrees of freedom of the SDs of Table 3.
@@ -84,7 +84,7 @@ def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
         notes[name] += grid_notes
     if grid_tasks:
         out["table3"] = paper.table3(trials, grid_tasks, ddof=ddof)
-        out["table4"] = paper.table4(trials, grid_tasks, n_perm=n_perm, rng=seed)
+        out["table4"] = paper.table4(trials, grid_tasks, n_perm=n_perm, rng=rng)
         vc = []
         for t in grid_tasks:
             v = seeds.variance_components(score_grid(trials, t), level=level)
@@ -106,7 +106,7 @@ def compute_tables(ds, *, n_perm=10_000, seed=0, ddof=1, level=0.95):
         out["early_detection"] = pd.concat(ed, ignore_index=True)
     try:
         out["global_seeds"] = globalseeds.global_seeds(trials, grid_tasks, n_perm=n_perm,
-                                                       rng=seed)
+                                                       rng=rng)
     except DataError as exc:
         notes["global_seeds"].append(f"not computed: {exc}")
     return out, notes

@@ -516,7 +516,7 @@ def _fake_indices(rec: TrialRecord, batches: int, n_train: int) -> str:
 
 
 def format_rawlog(rec: TrialRecord, numpy2_floats: bool = False,
-                  index_batches: int | None = 2) -> str:
+                  index_batches: int | None = 2, batches=None) -> str:
     """The text of one raw log (the authors' layout) for a trial record.
 
     Floats are written with ``repr``, so they read back exactly. An incomplete trial
@@ -533,6 +533,8 @@ def format_rawlog(rec: TrialRecord, numpy2_floats: bool = False,
     index_batches : int or None
         Batches of 16 (fake) example indices in the indices line; None: one per
         optimizer step, as long as the authors' lines.
+    batches : sequence of sequences of int, optional
+        The real example indices of each batch (a run's own log); replaces the fake ones.
     """
     if rec.wi_seed is None or rec.do_seed is None:
         raise DataError(f"trial {rec.task} (seed {rec.seed}): the raw-log layout needs an "
@@ -548,11 +550,14 @@ def format_rawlog(rec: TrialRecord, numpy2_floats: bool = False,
         if c.after is not None:
             out += [f"validation {name} after training:", _fmt(c.after, np2)]
         out.append("")
-    if rec.complete:
+    if rec.complete and batches is not None:
+        out += [f"{_INDICES}:", "[" + ", ".join("[" + ", ".join(str(int(i)) for i in b) + "]"
+                                                for b in batches) + "]"]
+    elif rec.complete:
         info = schema.TASKS.get(rec.task)
         n_steps = rec.n_steps if rec.n_steps is not None else len(rec.train_loss)
-        batches = n_steps if index_batches is None else int(index_batches)
-        out += [f"{_INDICES}:", _fake_indices(rec, max(batches, 1),
+        n_batches = n_steps if index_batches is None else int(index_batches)
+        out += [f"{_INDICES}:", _fake_indices(rec, max(n_batches, 1),
                                               info.n_train if info else 1000)]
     return "\n".join(out) + "\n"
 
