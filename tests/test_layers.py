@@ -16,7 +16,7 @@ import seedstats
 
 ROOT = Path(seedstats.__file__).parent
 CORE = {"seedstats.data.schema", "seedstats.data.records", "seedstats.data.dataset",
-        "seedstats.data.store", "seedstats.data.info"}
+        "seedstats.data.store", "seedstats.data.info", "seedstats.data.digitized"}
 FORMATS = "seedstats.data.formats"
 FORMAT_SHARED = {f"{FORMATS}.base", f"{FORMATS}.sweeps"}
 # heavy or optional: imported inside functions, where they are needed
@@ -166,10 +166,10 @@ def test_the_faces_are_pinned():
     data = importlib.import_module("seedstats.data")
     stats = importlib.import_module("seedstats.stats")
     assert sorted(data.__all__) == sorted([
-        "load", "ingest", "export", "Dataset", "TASKS", "FORMATS", "EXPORT_FORMATS",
+        "load", "ingest", "export", "Dataset", "TASKS", "EMBEDDED", "FORMATS", "EXPORT_FORMATS",
         "IngestOptions", "IngestReport", "ReadResult", "detect_format", "Curve", "TrialRecord",
-        "build_tables", "score_grid", "eval_matrix", "summarize", "TaskInfo", "task_info",
-        "trial_id"])
+        "build_tables", "SCORES", "score_column", "score_grid", "eval_matrix", "summarize",
+        "TaskInfo", "task_info", "trial_id"])
     assert sorted(stats.__all__) == sorted([
         "expected_max", "expected_max_curve", "SCENARIOS", "scenario_evaluations",
         "scenario_scores", "expected_max_scenarios", "FACTORS", "per_seed_sd",

@@ -13,14 +13,15 @@ from seedstats.stats.globalseeds import global_seeds, wi_ranks
 
 
 def make_trials(grids):
-    """trials table from {task: (n_wi, n_do) array of final scores}; NaN -> incomplete."""
+    """trials table from {task: (n_wi, n_do) array of scores}: each trial's one evaluation
+    and its final score; NaN -> incomplete."""
     recs = []
     for task, Y in grids.items():
         for i, j in itertools.product(range(Y.shape[0]), range(Y.shape[1])):
             a = Y[i, j]
             final = None if np.isnan(a) else float(a)
             recs.append(TrialRecord(task, i + 1, j + 1, None,
-                                    {"acc": Curve(0.5, np.array([0]), np.array([0.5]), final)},
+                                    {"acc": Curve(0.5, np.array([0]), np.array([a]), final)},
                                     np.zeros(5), complete=final is not None, metric="acc",
                                     baseline=0.5))
     return build_tables(recs)[0]
@@ -31,6 +32,7 @@ def fast_trials(grids):
     rows = [(t, i + 1, j + 1, Y[i, j]) for t, Y in grids.items()
             for i, j in itertools.product(range(Y.shape[0]), range(Y.shape[1]))]
     df = pd.DataFrame(rows, columns=["task", "wi_seed", "do_seed", "after"])
+    df["score"] = df["after"]
     df["diverged"] = False
     return df
 

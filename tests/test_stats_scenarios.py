@@ -34,23 +34,19 @@ def make(task, curves, finals, steps=None, complete=None, spe=None):
     return trials, evals
 
 
-@pytest.mark.parametrize("task, epoch_steps", [
-    ("mrpc", [230, 460]), ("rte", [156, 306]), ("cola", [530, 1065]), ("sst", [4200, 8410])])
-def test_epoch_scenario_picks_the_evaluation_closest_to_each_epoch_end(task, epoch_steps):
-    n = len(TASKS[task].schedule)
-    trials, evals = make(task, [np.full(n, 0.6)], [0.6])
+@pytest.mark.parametrize("task, positions", [
+    ("mrpc", [0, 10, 20, 29]), ("rte", [0, 10, 20, 30]), ("cola", [0, 10, 20, 30]),
+    ("sst", list(range(0, 127, 10)) + [126])])
+def test_paper_grid_scenarios_follow_the_authors_notebook(task, positions):
+    # dodgejesse/bert_on_stilts@115a869 data_vis.ipynb: every grid point; every 10th grid
+    # point and the last; the last grid point. No 'after' evaluation in any of them.
+    sched = list(TASKS[task].schedule)
+    trials, evals = make(task, [np.full(len(sched), 0.6)], [0.6])
     plan = scenario_evaluations(trials, evals, task)
-    ep = plan[plan.scenario == "epoch"]
-    assert ep["step"].tolist() == epoch_steps + [TASKS[task].n_steps - 1]
-    assert ep["phase"].tolist() == ["during", "during", "after"]
-    # brute force: closest schedule step to the last update of epochs 1 and 2
-    sched = np.array(TASKS[task].schedule)
-    for e, step in zip((1, 2), epoch_steps):
-        target = TASKS[task].per_epoch_steps[e - 1]
-        assert step == sched[np.argmin(np.abs(sched - target))]
-    fr = plan[plan.scenario == "frequent"]
-    assert fr["step"].tolist()[:-1] == list(TASKS[task].schedule)
-    assert plan[plan.scenario == "end"]["phase"].tolist() == ["after"]
+    assert set(plan["phase"]) == {"during"}
+    assert plan[plan.scenario == "frequent"]["step"].tolist() == sched
+    assert plan[plan.scenario == "epoch"]["step"].tolist() == [sched[k] for k in positions]
+    assert plan[plan.scenario == "end"]["step"].tolist() == [sched[-1]]
 
 
 def test_scores_are_the_best_allowed_evaluation_and_nested():
@@ -63,10 +59,10 @@ def test_scores_are_the_best_allowed_evaluation_and_nested():
                                                       values="score")
     ids = trials["trial_id"].astype(str).tolist()
     s = s.loc[ids]
-    pos = [list(sched).index(x) for x in (156, 306)]
-    np.testing.assert_array_equal(s["frequent"], np.maximum(curves.max(axis=1), finals))
-    np.testing.assert_array_equal(s["epoch"], np.maximum(curves[:, pos].max(axis=1), finals))
-    np.testing.assert_array_equal(s["end"], finals)
+    np.testing.assert_array_equal(s["frequent"], curves.max(axis=1))
+    np.testing.assert_array_equal(s["frequent"], trials["score"])  # the paper's score
+    np.testing.assert_array_equal(s["epoch"], curves[:, [0, 10, 20, 30]].max(axis=1))
+    np.testing.assert_array_equal(s["end"], curves[:, -1])
     assert (s["frequent"] >= s["epoch"]).all() and (s["epoch"] >= s["end"]).all()
 
 
@@ -78,23 +74,38 @@ def test_dense_extra_evaluations_are_not_frequent_on_a_paper_task():
     vals[steps.index(2)] = 0.95
     trials, evals = make("rte", [vals], [0.6], steps=steps)
     s = scenario_scores(trials, evals, "rte").set_index("scenario")
-    assert s.loc["frequent", "score"] == 0.6 and s.loc["frequent", "n_evals"] == 32
+    assert s.loc["frequent", "score"] == 0.6 and s.loc["frequent", "n_evals"] == 31
+    assert trials["score"].tolist() == [0.6] and trials["best"].tolist() == [0.95]
 
 
 def test_incomplete_and_nan_trials_are_left_out_and_counted():
     sched = TASKS["rte"].schedule
     curves = [np.full(len(sched), v) for v in (0.6, 0.7, 0.8, 0.65)]
+    curves[3][-1] = np.nan  # the last grid point of the fourth trial is NaN
     finals = [0.6, 0.7, None, float("nan")]
     trials, evals = make("rte", curves, finals, complete=[True, True, False, True])
     s = scenario_scores(trials, evals, "rte")
     end = s[s.scenario == "end"]["score"].tolist()
     assert end[:2] == [0.6, 0.7] and np.isnan(end[2]) and np.isnan(end[3])
-    # the complete trial with a NaN final score still has its 'during' evaluations
+    # the complete trial with a NaN at the end still has its other grid evaluations
     fr = s[s.scenario == "frequent"]["score"].tolist()
     assert fr[0] == 0.6 and fr[1] == 0.7 and np.isnan(fr[2]) and fr[3] == 0.65
     c = expected_max_scenarios(trials, evals).groupby("scenario").first()
     assert c.loc["end", "n_trials"] == 2 and c.loc["end", "n_missing"] == 2
     assert c.loc["frequent", "n_trials"] == 3 and c.loc["frequent", "n_missing"] == 1
+
+
+def test_data_without_curves_has_only_the_frequent_scenario_from_the_score():
+    sched = TASKS["rte"].schedule
+    trials, evals = make("rte", [np.full(len(sched), v) for v in (0.6, 0.7)], [0.5, 0.5])
+    none = evals.iloc[:0]
+    s = scenario_scores(trials, none, "rte").set_index("scenario")
+    assert s.loc["frequent", "score"].tolist() == [0.6, 0.7]
+    assert s.loc["epoch", "score"].isna().all() and s.loc["end", "score"].isna().all()
+    c = expected_max_scenarios(trials, none, scenarios=["frequent"])
+    assert c["expected_max"].tolist() == pytest.approx([0.65, 0.6 / 4 + 0.7 * 3 / 4])
+    with pytest.raises(DataError, match="no validation curves"):
+        expected_max_scenarios(trials, none)
 
 
 def test_curves_agree_with_expected_max_and_brute_force_enumeration():
@@ -164,7 +175,9 @@ def test_user_mistakes_raise_clear_errors():
         scenario_scores(trials, evals, "rte", metric="f1")
     with pytest.raises(TypeError, match="evals: expected the evals table"):
         scenario_scores(trials, trials, "rte")
-    no_after, ev2 = make("rte", [np.full(31, 0.6)] * 2, [None, None])
+    # a user's sweep without an 'after' evaluation has no end-of-training score
+    no_after, ev2 = make("mine", [np.full(12, 0.6)] * 2, [None, None],
+                         steps=list(range(4, 60, 5)), spe=20.0)
     with pytest.raises(DataError, match="no trial has a usable score in scenario 'end'"):
         expected_max_scenarios(no_after, ev2)
     assert len(expected_max_scenarios(no_after, ev2, scenarios=["frequent"])) == 2

@@ -96,7 +96,7 @@ def test_missing_scores_from_incomplete_trials_are_counted_not_dropped_silently(
             recs.append(TrialRecord("rte", wi, do, None, curves, np.zeros(30),
                                     complete=not incomplete))
     trials, _, _ = build_tables(recs)
-    g = score_grid(trials, "rte")
+    g = score_grid(trials, "rte", "after")  # the final scores: the incomplete trial has none
     assert np.isnan(g.loc[2, 3])
     out = per_seed_sd(g).set_index(["factor", "seed"])
     assert out.loc[("wi", 2), "n"] == 2 and out.loc[("wi", 2), "n_missing"] == 1

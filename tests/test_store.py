@@ -149,7 +149,7 @@ def test_read_errors(saved, tmp_path):
         load(tmp_path)
     meta = json.loads((saved / "dataset.json").read_text())
     (saved / "dataset.json").write_text(json.dumps({**meta, "schema_version": 99}))
-    with pytest.raises(DataError, match="schema version 99, this seedstats reads version 1"):
+    with pytest.raises(DataError, match="schema version 99, this seedstats reads versions 1 to 2"):
         load(saved)
     (saved / "dataset.json").write_text("{\n  oops")
     with pytest.raises(DataError, match=r"dataset.json:2: invalid JSON"):
@@ -185,3 +185,16 @@ def test_refuses_to_overwrite_a_dataset_directory_holding_other_files(saved, ds)
         ds.save(saved)
     assert (saved / "notes.txt").read_text() == "precious"
     assert store.is_dataset(saved)
+
+
+def test_a_schema_1_dataset_is_upgraded_with_the_paper_score(saved, ds):
+    # version 1 had no `score` column: it is computed from the evaluations on reading
+    t = pq.read_table(saved / "trials.parquet").drop(["score"])
+    pq.write_table(t, saved / "trials.parquet")
+    meta = json.loads((saved / "dataset.json").read_text())
+    (saved / "dataset.json").write_text(json.dumps({**meta, "schema_version": 1}))
+    got = load(saved)
+    assert list(got.trials.columns) == list(schema.TRIALS_COLUMNS)
+    assert got.meta["schema_version"] == 2 and got.meta["upgraded_from_schema"] == 1
+    pd.testing.assert_series_equal(got.trials["score"], ds.trials["score"])
+    assert got.trials["score"].notna().any()

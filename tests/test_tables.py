@@ -102,7 +102,8 @@ def test_score_grid_and_eval_matrix(small_tables):
     g = score_grid(trials, "rte")
     assert g.shape == (3, 3) and list(g.index) == [1, 2, 3]
     t = trials.set_index("trial_id")
-    assert g.loc[2, 3] == t.loc["rte-wi2-do3", "after"]
+    assert g.loc[2, 3] == t.loc["rte-wi2-do3", "score"]  # the paper's score by default
+    assert score_grid(trials, "rte", "after").loc[2, 3] == t.loc["rte-wi2-do3", "after"]
     m = eval_matrix(evals, "rte", "acc", steps=[0, 20, 99])
     assert m.shape == (9, 3) and m[99].isna().all()
     assert m.loc["rte-wi2-do3", 20] == t.loc["rte-wi2-do3", "after"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from seedstats.data import SCORES, load
 
-from seedstats.data import load
-
-__all__ = ["UsageError", "add_data_arg", "load_data", "banner"]
+__all__ = ["UsageError", "add_data_arg", "add_score_arg", "load_data", "banner"]
 
 
 class UsageError(Exception):
@@ -14,9 +12,17 @@ class UsageError(Exception):
 
 
 def add_data_arg(sp) -> None:
-    """Add ``--data DIR`` to the sub-command parser ``sp``."""
-    sp.add_argument("--data", type=Path, default=None, metavar="DIR",
-                    help="normalized dataset (default: the embedded synthetic replica)")
+    """Add ``--data DIR|NAME`` to the sub-command parser ``sp``."""
+    sp.add_argument("--data", default=None, metavar="DIR|NAME",
+                    help="a dataset directory, or an embedded dataset: replica (the default, "
+                         "synthetic) or dodge2020 (real scores digitized from the paper)")
+
+
+def add_score_arg(sp) -> None:
+    """Add ``--score paper|final`` to the sub-command parser ``sp``."""
+    sp.add_argument("--score", choices=list(SCORES), default="paper",
+                    help="per-trial score of the seed analyses: the paper's (best on the "
+                         "regular evaluation grid; default) or the final one")
 
 
 def load_data(args):
@@ -26,5 +32,8 @@ def load_data(args):
 
 def banner(ds) -> str:
     """The first line every analysis prints: which data it ran on."""
-    return ("data: synthetic replica of the Dodge et al. 2020 release (not the real runs)"
-            if ds.synthetic else f"data: {ds.path}")
+    if ds.synthetic:
+        return "data: synthetic replica of the Dodge et al. 2020 release (not the real runs)"
+    if ds.note:
+        return f"data: {ds.note}"
+    return f"data: {ds.path}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seedstats.cli.common import UsageError, add_data_arg, banner, load_data
-from seedstats.data import IngestOptions, export, ingest, load, summarize
+from seedstats.data import EMBEDDED, IngestOptions, export, ingest, load, summarize
 
 __all__ = ["register", "cmd_ingest", "cmd_info", "cmd_replica"]
 
@@ -31,6 +31,8 @@ def cmd_info(args) -> int:
     ds = load_data(args)
     print(banner(ds))
     print(summarize(ds).to_string())
+    for name, what in EMBEDDED.items():
+        print(f"embedded dataset --data {name}: {what}")
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seedstats.cli.common import UsageError, add_data_arg, banner, load_data
+from seedstats.cli.common import UsageError, add_data_arg, add_score_arg, banner, load_data
 
 __all__ = ["register", "cmd_tables", "cmd_figures"]
 
@@ -18,7 +18,7 @@ def cmd_tables(args) -> int:
 
     ds = load_data(args)
     print(banner(ds))
-    for path, text in write_tables(ds, args.out):
+    for path, text in write_tables(ds, args.out, score=args.score):
         print(text)
         print(f"wrote {path}\n")
     return 0
@@ -40,7 +40,8 @@ def cmd_figures(args) -> int:
                          f"`seedstats figures --list` shows {', '.join(registry.FIGURES)}")
     ds = load_data(args)
     print(banner(ds))
-    failed = registry.make_all(ds, names, out=args.out, fmt=args.format, echo=print)
+    failed = registry.make_all(ds, names, out=args.out, fmt=args.format, echo=print,
+                               score=args.score)
     return 1 if failed else 0
 
 
@@ -48,6 +49,7 @@ def register(sub) -> None:
     """Add the sub-commands of this module to ``sub`` (an ``add_subparsers`` object)."""
     sp = sub.add_parser("tables", help="Tables 1-4 and the further seed analyses")
     add_data_arg(sp)
+    add_score_arg(sp)
     sp.add_argument("--out", type=Path, default=Path("tables"), metavar="DIR")
     sp.set_defaults(func=cmd_tables)
 
@@ -56,6 +58,7 @@ def register(sub) -> None:
     sp.add_argument("--all", action="store_true", help="every figure and table")
     sp.add_argument("--list", action="store_true", help="list the figures")
     add_data_arg(sp)
+    add_score_arg(sp)
     sp.add_argument("--out", type=Path, default=Path("figures"), metavar="DIR")
     sp.add_argument("--format", choices=["png", "pdf", "svg"], default="png")
     sp.set_defaults(func=cmd_figures)

@@ -10,11 +10,12 @@ The core (no module of it imports a format, the replica or :mod:`~seedstats.data
 
 Around it: :mod:`~seedstats.data.formats` (one module per source format),
 :mod:`~seedstats.data.replica` (the synthetic replica), :mod:`~seedstats.data.ingest` (the one
-module that names every format) and :mod:`~seedstats.data.embedded` (:func:`load`).
+module that names every format), :mod:`~seedstats.data.digitized` (the real ``dodge2020``
+scores) and :mod:`~seedstats.data.embedded` (:func:`load`, by path or name).
 """
 
-from seedstats.data.dataset import Dataset, eval_matrix, score_grid
-from seedstats.data.embedded import load
+from seedstats.data.dataset import SCORES, Dataset, eval_matrix, score_column, score_grid
+from seedstats.data.embedded import EMBEDDED, load
 from seedstats.data.formats.base import IngestOptions, ReadResult
 from seedstats.data.info import summarize
 from seedstats.data.ingest import (
@@ -29,8 +30,9 @@ from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.schema import TASKS, TaskInfo, task_info, trial_id
 
 __all__ = [
-    "load", "ingest", "export", "Dataset", "TASKS",
+    "load", "ingest", "export", "Dataset", "TASKS", "EMBEDDED",
     "FORMATS", "EXPORT_FORMATS", "IngestOptions", "IngestReport", "ReadResult", "detect_format",
-    "Curve", "TrialRecord", "build_tables", "score_grid", "eval_matrix", "summarize",
+    "Curve", "TrialRecord", "build_tables", "SCORES", "score_column", "score_grid",
+    "eval_matrix", "summarize",
     "TaskInfo", "task_info", "trial_id",
 ]

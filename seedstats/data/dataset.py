@@ -10,7 +10,20 @@ import pandas as pd
 from seedstats.data import schema, store
 from seedstats.errors import DataError
 
-__all__ = ["Dataset", "score_grid", "eval_matrix"]
+__all__ = ["Dataset", "SCORES", "score_column", "score_grid", "eval_matrix"]
+
+#: The per-trial scores of the seed analyses -> the ``trials`` column that holds it. ``"paper"``:
+#: the best validation score on the task's regular evaluation grid, as Dodge et al. (2020)
+#: compute Tables 3 and 4 and Figures 2, 3 and 8 (the default everywhere); ``"final"``: the
+#: score after training.
+SCORES = {"paper": "score", "final": "after"}
+
+
+def score_column(score: str) -> str:
+    """The ``trials`` column of a score choice (:data:`SCORES`), with a one-line error."""
+    if not isinstance(score, str) or score not in SCORES:
+        raise DataError(f"score: expected one of {', '.join(SCORES)}, got {score!r}")
+    return SCORES[score]
 
 
 @dataclass
@@ -49,7 +62,21 @@ class Dataset:
         """Whether the data is the synthetic replica (or otherwise not real runs)."""
         return bool(self.meta.get("synthetic", False))
 
-    def grid(self, task: str, value: str = "after") -> pd.DataFrame:
+    @property
+    def note(self) -> str | None:
+        """What every table and figure made from this data must say about it, or None.
+
+        The synthetic replica says so; real scores read back from a figure (the embedded
+        ``dodge2020``) say that they are digitized; a user's own runs need no note.
+        """
+        if self.synthetic:
+            return ("synthetic replica of the Dodge et al. 2020 release: these numbers are not "
+                    "the paper's runs")
+        if self.meta.get("digitized"):
+            return "real scores, digitized from the authors' Figure 2 (Dodge et al. 2020)"
+        return None
+
+    def grid(self, task: str, value: str = "score") -> pd.DataFrame:
         """WI x DO grid of one task's scores: see :func:`score_grid`."""
         return score_grid(self.trials, task, value)
 
@@ -67,14 +94,15 @@ class Dataset:
                 f"{len(self.train_loss)} loss steps; tasks {', '.join(self.tasks)}>")
 
 
-def score_grid(trials: pd.DataFrame, task: str, value: str = "after") -> pd.DataFrame:
+def score_grid(trials: pd.DataFrame, task: str, value: str = "score") -> pd.DataFrame:
     """The WI x DO grid of one task's scores (Figure 2 of the paper).
 
     Returns
     -------
     DataFrame
         Index ``wi_seed``, columns ``do_seed``, cells the ``value`` column of ``trials``
-        (``after`` by default); missing combinations are NaN.
+        (``score``, the paper's score, by default; ``after`` for the final score); missing
+        combinations are NaN.
 
     Raises
     ------

@@ -20,6 +20,8 @@ __all__ = [
     "TrialRecord",
     "build_tables",
     "coerce",
+    "grid_score",
+    "paper_scores",
 ]
 
 _INT32 = np.iinfo(np.int32)
@@ -111,6 +113,53 @@ def _headline(rec: TrialRecord) -> tuple[str | None, float | None, float]:
     return metric, baseline, float(spe)
 
 
+def grid_score(task: str, steps, values) -> float:
+    """A trial's paper score from its ``during`` evaluations of the headline metric.
+
+    Dodge et al. (2020), Section 4 (Tables 3 and 4, Figures 2, 3 and 8), as the authors'
+    notebook computes it: the best value over the evaluations on the task's regular grid
+    (:attr:`seedstats.data.schema.TaskInfo.schedule`), leaving out the release's extra dense
+    early evaluations. A trial of a paper task that was not evaluated at every grid step, or
+    of any other task (a user's sweep), uses every ``during`` evaluation: its grid is what it
+    logged. NaN values are skipped; NaN when there is no number.
+
+    Examples
+    --------
+    >>> grid_score("mysweep", [0, 5, 9], [0.5, 0.9, 0.7])
+    0.9
+    >>> rte = list(schema.TASKS["rte"].schedule)
+    >>> grid_score("rte", [3] + rte, [0.99] + [0.6] * len(rte))  # step 3 is off the grid
+    0.6
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    info = schema.TASKS.get(task)
+    if info is not None:
+        on = np.isin(steps, info.schedule)
+        if np.unique(steps[on]).size == len(info.schedule):
+            values = values[on]
+    values = values[~np.isnan(values)]
+    return float(values.max()) if values.size else np.nan
+
+
+def paper_scores(trials: pd.DataFrame, evals: pd.DataFrame) -> np.ndarray:
+    """:func:`grid_score` of every trial of the tables, in the order of ``trials``.
+
+    For datasets written before the ``score`` column existed (schema version 1).
+    """
+    e = evals[evals["phase"] == "during"]
+    key = trials[["trial_id", "task", "metric"]].astype(str)
+    e = e.assign(trial_id=e["trial_id"].astype(str), metric=e["metric"].astype(str))
+    e = e.merge(key, on=["trial_id", "metric"], how="inner", suffixes=("", "_t"))
+    groups = {tid: g for tid, g in e.groupby("trial_id", sort=False)}
+    out = np.full(len(trials), np.nan)
+    for i, (tid, task) in enumerate(zip(key["trial_id"], key["task"])):
+        g = groups.get(tid)
+        if g is not None:
+            out[i] = grid_score(task, g["step"].to_numpy(), g["value"].to_numpy())
+    return out
+
+
 def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Turn trial records into the ``trials``, ``evals`` and ``train_loss`` tables.
 
@@ -175,13 +224,14 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
         head = rec.curves.get(metric) if metric else None
         if head is None:
             flags.append("no_metric")
-            before = after = best = np.nan
+            before = after = best = score = np.nan
             n_evals = 0
         else:
             before = np.nan if head.before is None else float(head.before)
             after = np.nan if head.after is None else float(head.after)
             vals = np.asarray(head.values, dtype=np.float64)
             best = float(np.nanmax(vals)) if len(vals) and not np.isnan(vals).all() else np.nan
+            score = grid_score(rec.task, head.steps, vals)
             n_evals = len(vals)
         if not rec.complete:
             flags.append("incomplete")
@@ -194,7 +244,7 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
         t_rows.append({
             "task": rec.task, "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
             "trial_id": tid, "metric": metric, "before": before, "after": after, "best": best,
-            "n_evals": n_evals, "n_steps": n_steps, "complete": bool(rec.complete),
+            "score": score, "n_evals": n_evals, "n_steps": n_steps, "complete": bool(rec.complete),
             "diverged": diverged, "flags": flags, "source": rec.source,
         })
         l_parts.append((tid, rec, lsteps, loss, None))

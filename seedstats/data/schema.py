@@ -34,8 +34,9 @@ __all__ = [
     "is_failed",
 ]
 
-#: Version of the on-disk layout; bumped whenever a column or a dtype changes.
-SCHEMA_VERSION = 1
+#: Version of the on-disk layout; bumped whenever a column or a dtype changes. Version 2 added
+#: the trials' ``score`` (the paper's score); datasets of version 1 are upgraded on reading.
+SCHEMA_VERSION = 2
 
 #: The three tables of a normalized dataset, in the order they are written.
 TABLES = ("trials", "evals", "train_loss")
@@ -43,7 +44,11 @@ TABLES = ("trials", "evals", "train_loss")
 #: ``phase`` values of the ``evals`` table.
 PHASES = ("before", "during", "after")
 
-# Column -> dtype, in pandas terms. Seeds are nullable: a sweep with one seed for
+# Column -> dtype, in pandas terms. ``best`` is the best ``during`` value of the headline
+# metric; ``score`` the paper's score (Dodge et al. 2020, Section 4; the authors' notebook):
+# the best ``during`` value on the task's regular evaluation grid (``TaskInfo.schedule``) when
+# the trial was evaluated at every step of it, else over every ``during`` evaluation (users'
+# sweeps, whose grid is what they logged). Seeds are nullable: a sweep with one seed for
 # everything fills ``seed`` and leaves ``wi_seed``/``do_seed`` missing, and the
 # released grid does the opposite. ``task``/``metric``/``phase`` are categorical,
 # ``trial_id`` is categorical in the long tables (millions of repeated labels).
@@ -57,6 +62,7 @@ TRIALS_COLUMNS = {
     "before": "float64",
     "after": "float64",
     "best": "float64",
+    "score": "float64",
     "n_evals": "int32",
     "n_steps": "int32",
     "complete": "bool",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from seedstats.data import schema
+from seedstats.data.records import paper_scores
 from seedstats.errors import DataError
 
 __all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset", "writing_directory",
@@ -146,9 +147,9 @@ def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         raise DataError(f"{path / META_FILE}: expected a JSON object, got "
                         f"{type(meta).__name__}")
     version = meta.get("schema_version")
-    if version != schema.SCHEMA_VERSION:
-        raise DataError(f"{path}: schema version {version}, this seedstats reads version "
-                        f"{schema.SCHEMA_VERSION}; re-create it with `seedstats ingest`")
+    if version not in (1, schema.SCHEMA_VERSION):
+        raise DataError(f"{path}: schema version {version}, this seedstats reads versions 1 "
+                        f"to {schema.SCHEMA_VERSION}; re-create it with `seedstats ingest`")
     tables = []
     for name in schema.TABLES:
         f = path / f"{name}.parquet"
@@ -159,4 +160,10 @@ def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"{f}: not a readable Parquet file ({msg})") from None
+    if version == 1:  # version 2 added the paper's score: computed from the evaluations
+        trials = tables[0]
+        trials.insert(trials.columns.get_loc("best") + 1, "score",
+                      paper_scores(trials, tables[1]))
+        meta = {**meta, "schema_version": schema.SCHEMA_VERSION,
+                "upgraded_from_schema": 1}
     return (*tables, meta)

@@ -6,7 +6,7 @@ one never touches pyplot's global state (no figure manager, no backend switch).
 
 from __future__ import annotations
 
-from seedstats.plots.style import SYNTHETIC_NOTE
+from seedstats.plots.style import DIGITIZED_NOTE, SYNTHETIC_NOTE
 
 __all__ = ["panel_figure", "stacked_panel_figure", "shared_legend", "mark_synthetic",
            "NOTE_GID"]
@@ -103,14 +103,15 @@ def shared_legend(fig, axes, *, ncols=None, loc="outside upper center", extra=()
                       frameon=False, handlelength=2.2, columnspacing=1.5)
 
 
-def mark_synthetic(fig, synthetic: bool):
+def mark_synthetic(fig, synthetic: bool, digitized: bool = False):
     """Write the small visible note "synthetic replica" in the bottom right corner.
 
     Done for every figure made from data whose metadata says ``synthetic: true``, so no
-    one mistakes the replica for the paper's runs. Returns the Text artist (gid
-    :data:`NOTE_GID`) or None.
+    one mistakes the replica for the paper's runs; real scores read back from a figure
+    (``digitized``) say so instead. Returns the Text artist (gid :data:`NOTE_GID`) or None.
     """
-    if not synthetic:
+    note = SYNTHETIC_NOTE if synthetic else DIGITIZED_NOTE if digitized else None
+    if note is None:
         return None
-    return fig.text(0.995, 0.004, SYNTHETIC_NOTE, ha="right", va="bottom", fontsize=7,
+    return fig.text(0.995, 0.004, note, ha="right", va="bottom", fontsize=7,
                     color="0.35", style="italic", gid=NOTE_GID)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seedstats.data import score_column
 from seedstats.earlystop.curves import as_curves
 from seedstats.earlystop.halving import halving_search
 from seedstats.earlystop.search import error_reduction
@@ -36,7 +37,7 @@ __all__ = ["estimators", "varcomp", "halving_figure", "budgets", "ESTIMATOR_BOOT
 #: Bootstrap resamples and seed of the intervals in the ``estimators`` figure.
 ESTIMATOR_BOOT, ESTIMATOR_SEED = 1000, 0
 
-FINAL = "final validation scores ('after' of the headline metric) for at least 2 trials"
+FINAL = "per-trial scores of the headline metric for at least 2 trials"
 
 
 def budgets(n_trials: int, points: int = 40) -> np.ndarray:
@@ -47,11 +48,11 @@ def budgets(n_trials: int, points: int = 40) -> np.ndarray:
     return np.unique(np.concatenate([np.arange(1, min(10, n_trials) + 1), grid, [n_trials]]))
 
 
-def _final_scores(ds, task):
-    s = ds.trials.loc[ds.trials["task"] == task, "after"].to_numpy(dtype=float)
+def _scores(ds, task, score):
+    s = ds.trials.loc[ds.trials["task"] == task, score_column(score)].to_numpy(dtype=float)
     s = s[~np.isnan(s)]
     if len(s) < 2:
-        raise DataError(f"task {task!r}: {len(s)} final score(s); needs at least 2")
+        raise DataError(f"task {task!r}: {len(s)} {score} score(s); needs at least 2")
     return s
 
 
@@ -62,7 +63,7 @@ _EST_COLORS = {_WITH: COLORS["blue"], _WITHOUT: COLORS["purple"]}
 
 @register(
     "estimators", "ours", "Expected max: with vs without replacement, with bootstrap CIs",
-    "Expected best final validation score among n trials, estimated from the observed trials "
+    "Expected best validation score ({score}) among n trials, estimated from the observed trials "
     "with replacement (Dodge et al. 2019, what Figure 1 plots) and without replacement (Tang "
     "et al. 2020, unbiased, defined up to n = N). Shaded: seeded 95% percentile bootstrap "
     f"intervals of the estimate ({ESTIMATOR_BOOT} resamples, seed {ESTIMATOR_SEED}); they "
@@ -71,10 +72,10 @@ _EST_COLORS = {_WITH: COLORS["blue"], _WITHOUT: COLORS["purple"]}
     "bootstrap interval of the without-replacement estimate (grey): the choice of estimator "
     "matters less than how few trials were observed.",
     needs=FINAL)
-def estimators(ds):
+def estimators(ds, score="paper"):
     """Ours: with- vs without-replacement expected maximum with bootstrap intervals."""
     def compute(task):
-        s = _final_scores(ds, task)
+        s = _scores(ds, task, score)
         ns = budgets(len(s))
         parts = []
         for replace, label in ((True, _WITH), (False, _WITHOUT)):
@@ -111,7 +112,7 @@ def estimators(ds):
     return fig
 
 
-GRID = "a WI x DO seed grid of at least 2 x 2 complete final scores"
+GRID = "a WI x DO seed grid of at least 2 x 2 complete scores"
 
 _VC_LABELS = {"wi": "weight initialization (WI)", "do": "data order (DO)",
               "residual": "residual (WI x DO + noise)", "total": "total"}
@@ -122,7 +123,7 @@ _VC_COLORS = {"wi": COLORS["blue"], "do": COLORS["orange"], "residual": COLORS["
 
 @register(
     "varcomp", "ours", "Variance components of the WI x DO grid, with 95% intervals",
-    "Crossed two-way random-effects decomposition of the final validation score: standard "
+    "Crossed two-way random-effects decomposition of the score ({score}): standard "
     "deviation due to the weight-initialization seed, the data-order seed and the residual "
     "(their interaction plus noise, which one trial per cell cannot separate), and the total. "
     "Bars are the closed-form ANOVA estimates (truncated at zero), whiskers 95% intervals "
@@ -130,10 +131,10 @@ _VC_COLORS = {"wi": COLORS["blue"], "do": COLORS["orange"], "residual": COLORS["
     "shown on the SD scale (square roots of the variance and its bounds); the percentage "
     "under each bar is its share of the total variance.",
     needs=GRID)
-def varcomp(ds):
+def varcomp(ds, score="paper"):
     """Ours: SD due to WI, DO and residual per task, with confidence intervals."""
     def compute(task):
-        vc = variance_components(ds.grid(task, "after")).copy()
+        vc = variance_components(ds.grid(task, score_column(score))).copy()
         # Display on the SD scale: sqrt is monotone, so the interval maps to an interval.
         vc["sd_low"] = np.sqrt(vc["ci_low"].to_numpy(float))
         vc["sd_high"] = np.sqrt(vc["ci_high"].to_numpy(float))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedstats.data import score_column
 from seedstats.earlystop.search import budget_search, budget_search_tasks
-from seedstats.errors import DataError, SeedstatsError
+from seedstats.errors import SeedstatsError
 from seedstats.figures.common import (
     finish_panel,
     metric_support,
@@ -68,17 +69,19 @@ def log_budget_axis(ax, n_max):
     "replacement), plus and minus one standard deviation of the best of n (shaded, clipped to "
     "the observed minimum and maximum), for three evaluation scenarios: frequent evaluation "
     "during training (10 times per epoch; SST every 100 steps; blue), at the end of each epoch "
-    "(orange), and only at the end of training (green). In the paper, more evaluations give "
-    "higher expected performance and smaller variance.",
+    "(orange), and only at the end of training (green), on the paper's regular evaluation grid "
+    "as the authors' notebook defines them (every grid point; every 10th and the last; the "
+    "last). In the paper, more evaluations give higher expected performance and smaller "
+    "variance. Data without curves (one score per trial) has only the frequent curve.",
     needs=CURVES + " and final scores")
 def fig1(ds):
     """Figure 1: expected validation performance vs budget, three evaluation scenarios."""
     def compute(task):
-        c = expected_max_scenarios(ds.trials, ds.evals, task, metric=task_metric(ds, task))
-        if c.empty:
-
-            raise DataError(f"task {task!r}: no trial has a score in any scenario")
-        return c
+        metric = task_metric(ds, task)
+        if ds.evals.empty:  # one score per trial: the frequent scenario is the paper score
+            return expected_max_scenarios(ds.trials, ds.evals, task, scenarios=["frequent"],
+                                          metric=metric)
+        return expected_max_scenarios(ds.trials, ds.evals, task, metric=metric)
 
     results, skipped = task_panels(ds, compute, needs=CURVES + " and final scores")
     fig, axes = _figure(results, skipped)
@@ -96,15 +99,16 @@ def fig1(ds):
 
 
 @register(
-    "fig2", "Figure 2", "WI x DO heatmap of final validation scores",
+    "fig2", "Figure 2", "WI x DO heatmap of validation scores",
     "Validation performance of every trial: one cell per weight-initialization (WI, rows) and "
-    "data-order (DO, columns) seed, coloured by the score after training. Rows and columns are "
+    "data-order (DO, columns) seed, coloured by {score}. Rows and columns are "
     "sorted by their mean: the best WI seed is the top row, the best DO seed the right-most "
     "column. Diverged runs score about the majority baseline (the darkest cells).",
     needs=GRID)
-def fig2(ds):
-    """Figure 2: the WI x DO grid of final scores, sorted by row and column means."""
-    results, skipped = task_panels(ds, lambda t: sort_grid(ds.grid(t, "after")), needs=GRID)
+def fig2(ds, score="paper"):
+    """Figure 2: the WI x DO grid of scores, sorted by row and column means."""
+    column = score_column(score)
+    results, skipped = task_panels(ds, lambda t: sort_grid(ds.grid(t, column)), needs=GRID)
     n = max(max(g.shape) for g in results.values())
     fig, axes = _figure(results, skipped, panel=(3.4, 3.0 if n > 10 else 2.6))
     for task, grid in results.items():
@@ -118,9 +122,9 @@ def fig2(ds):
 # --- Figure 3 ---------------------------------------------------------------------------
 
 
-def _best_worst(ds, task):
-    """Scores of the best and worst WI and DO seeds, ranked by mean final score (Table 4)."""
-    grid = ds.grid(task, "after")
+def _best_worst(ds, task, score):
+    """Scores of the best and worst WI and DO seeds, ranked by mean score (Table 4)."""
+    grid = ds.grid(task, score_column(score))
     out = {}
     for factor, name in (("wi", "WI"), ("do", "DO")):
         r = best_worst_anova(grid, factor).iloc[0]
@@ -138,16 +142,16 @@ _BW_STYLES = {"best WI": "-", "worst WI": "-", "best DO": "--", "worst DO": "--"
 
 @register(
     "fig3", "Figure 3", "Score densities of the best and worst WI and DO seeds",
-    "Kernel density estimates of the final validation scores of the best and worst weight-"
+    "Kernel density estimates of the scores ({score}) of the best and worst weight-"
     "initialization seeds (solid) and data-order seeds (dashed), seeds ranked by their mean "
     "score; the seeds are named in each panel. In the paper the worst seeds put more mass on "
     "low scores, and on MRPC and RTE the distributions are bimodal, one mode being diverged "
     "runs at the majority baseline.",
     needs=GRID)
-def fig3(ds):
+def fig3(ds, score="paper"):
     """Figure 3: KDE of the scores of the best and worst WI (solid) and DO (dashed) seeds."""
     def compute(task):
-        bw = _best_worst(ds, task)
+        bw = _best_worst(ds, task, score)
         return bw, kde_curves({k: v for k, (_, v) in bw.items()},
                               support=metric_support(ds, task))
 
@@ -194,17 +198,17 @@ def fig4(ds):
 
 @register(
     "fig8", "Figure 8", "Densities of per-seed standard deviations (WI, DO)",
-    "Kernel density estimates of the standard deviation of the final validation score of each "
+    "Kernel density estimates of the standard deviation of the score ({score}) of each "
     "weight-initialization seed across its data orders (WI, blue) and of each data-order seed "
     "across its initializations (DO, orange); the red dashed line is the standard deviation "
-    "over all trials of the task (Table 3's 'total'). Sample SDs (ddof = 1).",
+    "over all trials of the task (Table 3's 'total'). Population SDs (ddof = 0), as the paper.",
     needs=GRID)
-def fig8(ds):
+def fig8(ds, score="paper"):
     """Figure 8: KDE of the per-seed SDs of WI and DO seeds, total SD dashed (Appendix A)."""
     def compute(task):
-        grid = ds.grid(task, "after")
-        per = per_seed_sd(grid)
-        total = seed_sd_summary(grid).set_index("quantity").loc["total", "sd"]
+        grid = ds.grid(task, score_column(score))
+        per = per_seed_sd(grid, ddof=0)
+        total = seed_sd_summary(grid, ddof=0).set_index("quantity").loc["total", "sd"]
         curves = kde_curves({"WI": per.loc[per["factor"] == "wi", "sd"].to_numpy(float),
                              "DO": per.loc[per["factor"] == "do", "sd"].to_numpy(float)},
                             support=(0.0, None))

@@ -36,7 +36,7 @@ FORMATS = ("png", "pdf", "svg")
 
 
 def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=None,
-             progress=None):
+             progress=None, score="paper"):
     """Build figures, save them, write the tables and an ``index.md`` with captions.
 
     A figure the data cannot support (e.g. no WI x DO grid) is reported in one line
@@ -59,6 +59,8 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
         Default: when every registered figure is requested (``figures --all``).
     progress : file-like, optional
         Where the progress lines go (default ``sys.stderr``).
+    score : {"paper", "final"}, default "paper"
+        Per-trial score of the figures and tables of scores (:data:`seedstats.data.SCORES`).
 
     Returns
     -------
@@ -90,7 +92,7 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
         t0 = time.perf_counter()
         _progress(progress, i, total, name, "...", pending=True)
         try:
-            fig = spec.build(ds)
+            fig = spec.build(ds, score)
         except (SeedstatsError, ValueError) as exc:
             failed.append(name)
             _progress(progress, i, total, name, "failed", time.perf_counter() - t0)
@@ -110,7 +112,7 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
         t0 = time.perf_counter()
         _progress(progress, total, total, "tables", "...", pending=True)
         try:
-            for path, _text in write_tables(ds, out):
+            for path, _text in write_tables(ds, out, score=score):
                 table_files.append(Path(path))
         except (SeedstatsError, ValueError) as exc:
             failed.append("tables")
@@ -119,7 +121,7 @@ def make_all(ds, names=None, out="figures", fmt="png", echo=print, *, tables=Non
             echo(f"wrote {len(table_files)} table files to {out}")
         _progress(progress, total, total, "tables", "done", time.perf_counter() - t0)
     index = write_index(out, made, table_files, synthetic=bool(getattr(ds, "synthetic", False)),
-                        failed=failed)
+                        failed=failed, score=score, note=getattr(ds, "note", None))
     echo(f"wrote {index}")
     return failed
 
@@ -158,7 +160,8 @@ def _first_heading(path):
     return None
 
 
-def write_index(out, made, table_files=(), *, synthetic=False, failed=()):
+def write_index(out, made, table_files=(), *, synthetic=False, failed=(), score="paper",
+                note=None):
     """Write ``index.md``: every file made, with its paper reference and caption.
 
     Parameters
@@ -173,6 +176,10 @@ def write_index(out, made, table_files=(), *, synthetic=False, failed=()):
         Whether the data is the synthetic replica (said at the top).
     failed : list of str
         Figures that could not be made (listed at the end).
+    score : str
+        The score the figures of scores were drawn from (named in their captions).
+    note : str, optional
+        What the data is when it is not the replica (real scores read from a figure).
 
     Returns
     -------
@@ -185,12 +192,14 @@ def write_index(out, made, table_files=(), *, synthetic=False, failed=()):
         lines += ["Made from the **synthetic replica** of the Dodge et al. (2020) release, "
                   "not from the real runs: the figures show what the tool draws, and the "
                   "numbers only approximate the paper's.", ""]
+    elif note:
+        lines += [f"Made from {note}.", ""]
     lines += ["Regenerate with `seedstats figures --all` (see `seedstats figures --list`).", ""]
     for spec, path, skipped in made:
         rel = Path(path).name
         lines += [f"## {spec.name}: {spec.title} ({spec.paper_ref})", "",
                   f"![{spec.name}]({rel})" if rel.endswith((".png", ".svg"))
-                  else f"[{rel}]({rel})", "", spec.caption, ""]
+                  else f"[{rel}]({rel})", "", spec.caption_for(score), ""]
         for task, reason in skipped.items():
             lines += [f"*Task {task} left out: {reason}*", ""]
     if table_files:

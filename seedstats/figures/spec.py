@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
+from seedstats.data import score_column
 from seedstats.errors import DataError
 from seedstats.figures.layout import mark_synthetic
+from seedstats.figures.tables import SCORE_TEXT
 from seedstats.plots.style import style
 
 __all__ = ["FigureSpec", "register", "SPECS", "task_panels"]
@@ -32,7 +35,9 @@ class FigureSpec:
     needs : str
         What the data must have (shown when a dataset lacks it).
     builder : callable
-        ``builder(ds) -> matplotlib.figure.Figure``; draws with the house style active.
+        ``builder(ds) -> matplotlib.figure.Figure``, or ``builder(ds, score=...)`` for a
+        figure of per-trial scores (:data:`seedstats.data.SCORES`); draws with the house
+        style active. The caption of such a figure names the score with ``{score}``.
     """
     name: str
     paper_ref: str
@@ -41,7 +46,16 @@ class FigureSpec:
     builder: Callable = field(repr=False, compare=False)
     needs: str = ""
 
-    def build(self, ds):
+    @property
+    def scored(self) -> bool:
+        """Whether the figure draws per-trial scores (its builder takes ``score``)."""
+        return "score" in inspect.signature(self.builder).parameters
+
+    def caption_for(self, score: str = "paper") -> str:
+        """The caption, naming the score the figure was drawn from."""
+        return self.caption.format(score=SCORE_TEXT[score]) if self.scored else self.caption
+
+    def build(self, ds, score: str = "paper"):
         """Build the figure for dataset ``ds`` in the house style.
 
         Returns
@@ -56,9 +70,11 @@ class FigureSpec:
         seedstats.errors.DataError
             The dataset lacks what the figure needs (e.g. no WI x DO grid).
         """
+        score_column(score)  # a one-line error for an unknown choice
         with style():
-            fig = self.builder(ds)
-            mark_synthetic(fig, bool(getattr(ds, "synthetic", False)))
+            fig = self.builder(ds, score=score) if self.scored else self.builder(ds)
+            mark_synthetic(fig, bool(getattr(ds, "synthetic", False)),
+                           bool(getattr(ds, "meta", {}).get("digitized")))
         if not hasattr(fig, "seedstats_skipped"):
             fig.seedstats_skipped = {}
         fig.seedstats_name = self.name

@@ -15,9 +15,6 @@ from seedstats.stats.tables import TABLES, compute_tables
 
 __all__ = ["write_tables", "to_markdown"]
 
-_SYNTHETIC = ("synthetic replica of the Dodge et al. 2020 release: these numbers are not the "
-              "paper's runs")
-
 
 
 # --- Markdown ---------------------------------------------------------------------------------
@@ -188,27 +185,35 @@ _MD = {"table1": _md_table1, "table2": _md_table2, "table3": _md_table3,
        "early_detection": _md_early, "global_seeds": _md_global}
 
 
-def _captions(name, df, n_perm, ddof, level):
+#: How each score choice (:data:`seedstats.data.SCORES`) is named in the captions.
+SCORE_TEXT = {"paper": "the paper's score: each trial's best validation score on the task's "
+                       "regular evaluation grid",
+              "final": "the final validation score ('after' training)"}
+
+
+def _captions(name, df, n_perm, ddof, level, score):
+    scored = f"Scores: {SCORE_TEXT[score]}."
     if name == "table1":
         return ["Ours: best headline-metric value over every evaluation ('during' and "
                 "'after') of every trial, x100; and the best score at the end of training "
                 "('after' only)."]
     if name == "table3":
-        return [f"Cells: ours (paper). Per-seed SDs with ddof={ddof} (sample SD), averaged "
-                "over the seeds of the factor; Total: SD over all trials. Final scores "
-                "('after'); missing scores excluded."]
+        kind = {0: "population SD, as the paper", 1: "sample SD"}.get(ddof, "")
+        return [f"Cells: ours (paper). Per-seed SDs with ddof={ddof}"
+                + (f" ({kind})" if kind else "") + ", averaged over the seeds of the factor; "
+                "Total: SD over all trials; missing scores excluded.", scored]
     if name == "table4":
         return ["The ANOVA between the best and the worst seed (as the paper) is "
                 "post-selection: choosing the extremes makes it reject about 90% of the time "
                 "on a 25 x 25 grid with no seed effect. Not a valid test.",
                 f"Valid: permutation test ({n_perm} permutations, seed labels shuffled within "
-                "each seed of the other factor) of the spread of the seed means."]
+                "each seed of the other factor) of the spread of the seed means.", scored]
     if name == "variance_components":
         return [f"Two-way crossed random-effects model, one trial per cell (the WI x DO "
                 f"interaction is part of the residual); ANOVA (method-of-moments) estimates, "
                 f"truncated at 0 for variance/share; {level:.0%} intervals: MLS (Ting et al. "
                 "1990) for WI and DO, exact chi-square for the residual, Graybill-Wang for the "
-                "total."]
+                "total.", scored]
     if name == "failed_runs":
         return ["A run failed when its final score is at or below the majority baseline "
                 "(Table 2; MCC at or below 0), as in Mosbach et al. (2021)."]
@@ -218,15 +223,15 @@ def _captions(name, df, n_perm, ddof, level):
                 "among failed. Excerpt; every evaluation is in the CSV."]
     if name == "global_seeds":
         tasks = [c[5:] for c in df.columns if c.startswith("rank_")]
-        return [f"WI seeds common to {', '.join(tasks)}, ranked per task by mean final score "
+        return [f"WI seeds common to {', '.join(tasks)}, ranked per task by mean score "
                 "(1 = best); p_adjusted: permutation test (WI labels shuffled independently "
                 f"per task, {n_perm} permutations) of the best mean rank, max-statistic "
                 "adjusted. Paper (Section 4.3): WI 12 is best on CoLA and RTE, second on MRPC, "
-                "third on SST."]
+                "third on SST.", scored]
     return []
 
 
-def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
+def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper"):
     """Compute every table and write it as CSV and Markdown into the directory ``out``.
 
     The ``seedstats tables`` command (Section 4): Tables 1-4 of
@@ -236,13 +241,13 @@ def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
     Parameters
     ----------
     ds : Dataset
-        From :func:`seedstats.load`; when ``ds.synthetic`` every table says it is the
-        synthetic replica.
+        From :func:`seedstats.load`; every table carries its :attr:`~seedstats.data.Dataset.note`
+        (the synthetic replica, or real scores digitized from a figure).
     out : str or Path
         Directory to write into (created if needed). Each table ``NAME`` becomes
         ``NAME.csv`` (tidy, every column) and ``NAME.md`` (title, table, notes).
-    n_perm, rng, ddof, level
-        As :func:`compute_tables`.
+    n_perm, rng, ddof, level, score
+        As :func:`~seedstats.stats.compute_tables`.
 
     Returns
     -------
@@ -258,12 +263,13 @@ def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables, notes = compute_tables(ds, n_perm=n_perm, rng=rng, ddof=ddof, level=level)
+    tables, notes = compute_tables(ds, n_perm=n_perm, rng=rng, ddof=ddof, level=level,
+                                   score=score)
     written = []
     for name, title in TABLES.items():
         head = f"## {title}"
-        if ds.synthetic:
-            head += f"\n\n*Data: {_SYNTHETIC}.*"
+        if ds.note:
+            head += f"\n\n*Data: {ds.note}.*"
         df = tables.get(name)
         if df is None:
             (out / f"{name}.csv").unlink(missing_ok=True)  # no stale CSV from an earlier run
@@ -271,7 +277,7 @@ def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
             text = f"{head}\n\n{body}\n"
         else:
             df.to_csv(out / f"{name}.csv", index=False)
-            extra = _captions(name, df, n_perm, ddof, level) + notes[name]
+            extra = _captions(name, df, n_perm, ddof, level, score) + notes[name]
             text = f"{head}\n\n{_MD[name](df)}\n"
             if extra:
                 text += "\n" + "\n".join(f"- {x}" for x in extra) + "\n"

@@ -21,6 +21,7 @@ __all__ = [
     "METRIC_LABELS",
     "METRIC_RANGES",
     "SYNTHETIC_NOTE",
+    "DIGITIZED_NOTE",
     "style",
     "task_title",
     "metric_label",
@@ -90,6 +91,8 @@ METRIC_RANGES = {"acc": (0.0, 1.0), "acc_and_f1": (0.0, 1.0), "f1": (0.0, 1.0),
 
 #: The note every figure made from synthetic data carries.
 SYNTHETIC_NOTE = "synthetic replica"
+#: The note on every figure made from real scores read back from a figure (``dodge2020``).
+DIGITIZED_NOTE = "real scores, digitized from the authors' Figure 2"
 
 
 def style(**overrides):

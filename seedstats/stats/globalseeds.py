@@ -13,24 +13,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seedstats.data.dataset import score_grid
+from seedstats.data.dataset import score_column, score_grid
 from seedstats.errors import DataError
 from seedstats.stats._common import BLOCK_ELEMENTS, as_generator, check_int, nan_means, task_order
 
 __all__ = ["wi_ranks", "global_seeds"]
 
 
-def _wi_means(trials, task):
-    """Mean final score of each WI seed of a task (NaN scores excluded) and counts."""
-    g = score_grid(trials, task)
+def _wi_means(trials, task, score):
+    """Mean score of each WI seed of a task (NaN scores excluded) and counts."""
+    g = score_grid(trials, task, score_column(score))
     Y = g.to_numpy(dtype=np.float64, na_value=np.nan)
     ok = ~np.isnan(Y)
     n = ok.sum(axis=1)
     return g.index.to_numpy(), nan_means(Y, axis=1), n, (~ok).sum(axis=1)
 
 
-def wi_ranks(trials, tasks=None):
-    """Rank of every WI seed on every task by its mean final score (Section 4.3).
+def wi_ranks(trials, tasks=None, *, score="paper"):
+    """Rank of every WI seed on every task by its mean score (Section 4.3).
 
     Parameters
     ----------
@@ -38,6 +38,9 @@ def wi_ranks(trials, tasks=None):
         The ``trials`` table (a WI x DO grid per task, :func:`~seedstats.data.dataset.score_grid`).
     tasks : str or sequence of str, optional
         Default: every task present, paper order first.
+    score : {"paper", "final"}, default "paper"
+        The paper's score (best on the regular evaluation grid; :data:`seedstats.data.SCORES`)
+        or the final score (``after``).
 
     Returns
     -------
@@ -45,7 +48,7 @@ def wi_ranks(trials, tasks=None):
         One row per task and WI seed; columns:
 
         - ``task`` (str), ``wi_seed`` (int).
-        - ``mean`` (float): mean final score over the seed's DO seeds (NaN scores excluded).
+        - ``mean`` (float): mean score over the seed's DO seeds (NaN scores excluded).
         - ``rank`` (float): 1 = best among the task's WI seeds (ties share the mean rank; a
           seed without any score gets NaN).
         - ``n_seeds`` (int): WI seeds ranked on the task.
@@ -65,7 +68,7 @@ def wi_ranks(trials, tasks=None):
 
     parts = []
     for task in task_order(trials, tasks):
-        seeds, mean, n, miss = _wi_means(trials, task)
+        seeds, mean, n, miss = _wi_means(trials, task, score)
         ok = ~np.isnan(mean)
         rank = np.full(mean.size, np.nan)
         rank[ok] = stats.rankdata(-mean[ok])
@@ -75,12 +78,12 @@ def wi_ranks(trials, tasks=None):
     return pd.concat(parts, ignore_index=True)
 
 
-def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
+def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None, score="paper"):
     """Is some WI seed consistently good across tasks? Mean ranks and a permutation test.
 
     Section 4.3 of Dodge et al. (2020). Only WI seeds run on every task are compared (on the
     paper's data, seeds 1..15, the SST grid). On each task these seeds are ranked by their mean
-    final score (1 = best; ties share the mean rank) and the ranks are averaged across tasks.
+    score (1 = best; ties share the mean rank) and the ranks are averaged across tasks.
 
     The test: under the null hypothesis that a WI seed's quality on one task says nothing about
     another task, the WI labels are exchangeable *independently per task*. Each permutation
@@ -100,6 +103,9 @@ def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
     rng : None, int or numpy.random.Generator
         Source of the permutations (an int seed or a Generator gives identical output for the
         same seed; the global NumPy state is never used).
+    score : {"paper", "final"}, default "paper"
+        The paper's score (best on the regular evaluation grid; :data:`seedstats.data.SCORES`)
+        or the final score (``after``).
 
     Returns
     -------
@@ -140,7 +146,7 @@ def global_seeds(trials, tasks=None, *, n_perm=10_000, rng=None):
                         f"grid; got {tasks}")
     means = {}
     for task in tasks:
-        seeds, mean, _, _ = _wi_means(trials, task)
+        seeds, mean, _, _ = _wi_means(trials, task, score)
         means[task] = dict(zip(seeds.astype(int).tolist(), mean))
     common = sorted(set.intersection(*(
         {s for s, m in d.items() if not np.isnan(m)} for d in means.values())))

@@ -7,22 +7,30 @@ validation score among the evaluations the scenario allows (the checkpoint a pra
 would keep), and the curve is the expected best of ``n`` trials, plus and minus one standard
 deviation of that best, the band clipped to the observed minimum and maximum (footnote 5).
 
-The evaluations each scenario allows (headline metric; see :func:`scenario_evaluations`):
+The evaluations each scenario allows (headline metric; see :func:`scenario_evaluations`).
+On a paper task whose trials were evaluated at every step of the regular grid
+(``TASKS[task].schedule``: 10 per epoch, SST every 100 steps), exactly as the authors' notebook
+(dodgejesse/bert_on_stilts@115a869, ``notebooks/data_vis.ipynb``) computes them, from the grid
+alone (the release's extra dense early evaluations and the ``"after"`` evaluation are not used):
 
 ``"frequent"``
-    Every evaluation of the regular schedule (``TASKS[task].schedule``: 10 per epoch, SST every
-    100 steps) when the data has all of it; for other data (user sweeps, other schedules) every
-    ``"during"`` evaluation. The ``"after"`` evaluation is included too, so the three scenarios
-    are nested (frequent contains epoch contains end) and each trial's score can only grow with
-    more evaluations.
+    Every grid point: the trial's paper score (the ``score`` column).
 ``"epoch"``
-    The evaluation at the end of each epoch. For epochs before the last: the ``"frequent"``
-    ``"during"`` step whose epoch (``(step + 1) / steps_per_epoch``) is closest to the epoch's
-    end (ties: the earlier step). On the paper's schedules these are mrpc 230, 460; rte 156, 306;
-    cola 530, 1065; sst 4200, 8410 (the released curves hold no evaluation exactly at the last
-    update of an epoch). For the last epoch: the ``"after"`` evaluation (the end of training).
+    Every 10th grid point (positions 0, 10, 20, ...) and the last one. On MRPC, RTE and CoLA
+    these are the start, the two epoch boundaries and the end; on SST, whose grid has 42 points
+    an epoch, the notebook's rule gives 14 points (about 4 an epoch), reproduced as it is.
 ``"end"``
-    Only the ``"after"`` evaluation (the final score).
+    The last grid point.
+
+On any other data (users' sweeps, other schedules) the grid is every ``"during"`` evaluation,
+and the scenarios follow the epochs: ``"frequent"`` every ``"during"`` evaluation and the
+``"after"`` one (so the scenarios are nested: frequent contains epoch contains end);
+``"epoch"`` the ``"during"`` step whose epoch (``(step + 1) / steps_per_epoch``) is closest to
+the end of each epoch before the last (ties: the earlier step), and the ``"after"``
+evaluation; ``"end"`` only the ``"after"`` evaluation.
+
+A dataset without curves (the embedded ``dodge2020``: one paper score per trial) has only the
+``"frequent"`` scenario, from the trials' ``score``.
 
 Trials that did not finish (``complete`` False) are left out of every scenario, and a complete
 trial with no usable (non-NaN) evaluation in a scenario is left out of that scenario; both are
@@ -53,7 +61,7 @@ def _check_scenarios(scenarios):
     return sc
 
 
-def _task_evals(trials, evals, task, metric):
+def _task_evals(trials, evals, task, metric, allow_empty=False):
     for name, df, cols in (("trials", trials, ("task", "trial_id", "complete", "metric")),
                            ("evals", evals, ("task", "trial_id", "step", "epoch", "metric",
                                              "value", "phase"))):
@@ -69,7 +77,7 @@ def _task_evals(trials, evals, task, metric):
         metric = str(known.iloc[0]) if len(known) else getattr(schema.TASKS.get(task),
                                                                "metric", None)
     e = evals[(evals["task"] == task) & (evals["metric"] == metric)]
-    if e.empty:
+    if e.empty and not allow_empty:
         raise DataError(f"task {task!r}: no evaluations of metric {metric!r}")
     return t, e, metric
 
@@ -80,11 +88,15 @@ def _plan(e, task, scenarios):
     after = e[e["phase"] == "after"]
     present = np.unique(during["step"].to_numpy())
     info = schema.TASKS.get(task)
-    if info is not None and set(info.schedule) <= set(present.tolist()):
-        freq = np.asarray(info.schedule, dtype=np.int64)
-    else:
-        freq = present.astype(np.int64)
     ep = during.groupby("step", observed=True)["epoch"].median()
+    if info is not None and set(info.schedule) <= set(present.tolist()):
+        # the paper's grid: the authors' notebook's rules, from the grid alone
+        grid = np.asarray(info.schedule, dtype=np.int64)
+        pos = np.unique(np.r_[np.arange(0, len(grid), 10), len(grid) - 1])
+        plan = {"frequent": grid, "epoch": grid[pos], "end": grid[-1:]}
+        return {s: (plan[s], ep.reindex(plan[s]).to_numpy(dtype=np.float64), False)
+                for s in scenarios}
+    freq = present.astype(np.int64)
     freq_ep = ep.reindex(freq).to_numpy(dtype=np.float64)
     has_after = not after.empty
     plan = {"frequent": (freq, freq_ep, has_after), "end": (freq[:0], freq_ep[:0], has_after)}
@@ -137,8 +149,8 @@ def scenario_evaluations(trials, evals, task, *, scenarios=SCENARIOS, metric=Non
     >>> trials, evals, _ = build_tables([rec])
     >>> plan = scenario_evaluations(trials, evals, "rte", scenarios=["epoch", "end"])
     >>> plan[["scenario", "phase", "step"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
-    [['epoch', 'during', 156], ['epoch', 'during', 306], ['epoch', 'after', 467],
-     ['end', 'after', 467]]
+    [['epoch', 'during', 0], ['epoch', 'during', 156], ['epoch', 'during', 306],
+     ['epoch', 'during', 462], ['end', 'during', 462]]
     """
     sc = _check_scenarios(scenarios)
     _, e, _ = _task_evals(trials, evals, task, metric)
@@ -191,12 +203,26 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
     ...                   vals, 0.7)}, np.zeros(468))
     >>> trials, evals, _ = build_tables([rec])
     >>> scenario_scores(trials, evals, "rte")[["scenario", "score", "n_evals"]].values.tolist()
-    [['frequent', 0.9, 32], ['epoch', 0.8, 3], ['end', 0.7, 1]]
+    [['frequent', 0.9, 31], ['epoch', 0.8, 4], ['end', 0.6, 1]]
     """
     sc = _check_scenarios(scenarios)
-    t, e, metric = _task_evals(trials, evals, task, metric)
-    plan = _plan(e, task, sc)
+    t, e, metric = _task_evals(trials, evals, task, metric, allow_empty=True)
     ids = t["trial_id"].astype(str).to_numpy()
+    complete = t["complete"].to_numpy(dtype=bool)
+    if e.empty:  # no curves (one paper score per trial): only "frequent", from the score
+        if (evals["task"] == task).any() or not t["score"].notna().any():
+            raise DataError(f"task {task!r}: no evaluations of metric {metric!r}")
+        parts = [pd.DataFrame({
+            "task": task, "trial_id": ids, "wi_seed": t["wi_seed"].to_numpy(),
+            "do_seed": t["do_seed"].to_numpy(), "seed": t["seed"].to_numpy(), "scenario": s,
+            "score": (np.where(complete, t["score"].to_numpy(dtype=np.float64), np.nan)
+                      if s == "frequent" else np.nan),
+            "n_evals": 0, "complete": complete}) for s in sc]
+        out = pd.concat(parts, ignore_index=True)
+        for c in ("wi_seed", "do_seed", "seed"):
+            out[c] = out[c].astype("Int32")
+        return out
+    plan = _plan(e, task, sc)
     need = np.unique(np.concatenate([p[0] for p in plan.values()]))
     during = e[(e["phase"] == "during") & e["step"].isin(need)]
     D = during.pivot_table(index="trial_id", columns="step", values="value", aggfunc="last",
@@ -206,7 +232,6 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
     A = after.groupby("trial_id", observed=True)["value"].last()
     A.index = A.index.astype(str)
     A = A.reindex(ids).to_numpy(dtype=np.float64)
-    complete = t["complete"].to_numpy(dtype=bool)
     parts = []
     for s, (steps, _, uses_after) in plan.items():
         cols = D.reindex(index=ids, columns=list(steps)).to_numpy(dtype=np.float64)
@@ -302,11 +327,14 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
             x = scores.loc[scores["scenario"] == s, "score"].to_numpy(dtype=np.float64)
             ok = ~np.isnan(x)
             if not ok.any():
+                if (scores["n_evals"] == 0).all() and s != "frequent":
+                    why = "the data has no validation curves, only one score per trial"
+                else:
+                    why = "no after evaluation" if s == "end" else "none logged"
                 raise DataError(
                     f"task {task!r}: no trial has a usable score in scenario {s!r} (every "
-                    f"trial incomplete, or no evaluation that scenario allows: "
-                    f"{'no after evaluation' if s == 'end' else 'none logged'}); leave it out "
-                    f"with scenarios=...")
+                    f"trial incomplete, or no evaluation that scenario allows: {why}); leave "
+                    f"it out with scenarios=...")
             curve = expected_max_curve(x[ok], n, replace=replace, ci=ci, n_boot=n_boot,
                                        rng=gen, clip=True)
             curve.insert(0, "scenario", s)

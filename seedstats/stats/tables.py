@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from seedstats.data import schema
-from seedstats.data.dataset import score_grid
+from seedstats.data.dataset import score_column, score_grid
 from seedstats.errors import DataError
 from seedstats.stats import divergence, globalseeds, paper, seeds
 from seedstats.stats._common import task_order
@@ -22,7 +22,7 @@ __all__ = ["TABLES", "compute_tables"]
 TABLES = {
     "table1": "Table 1. Best validation score found (x100), beside published results",
     "table2": "Table 2. The datasets",
-    "table3": "Table 3. Expected standard deviation of the final validation score",
+    "table3": "Table 3. Expected standard deviation of validation performance",
     "table4": "Table 4. Best vs worst seed: the paper's ANOVA (post-selection) and a valid "
               "permutation test",
     "variance_components": "Variance components of the crossed WI x DO design (beyond the "
@@ -45,7 +45,7 @@ def _grid_tasks(trials, tasks):
     return ok, notes
 
 
-def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
+def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper"):
     """Every table of ``seedstats tables`` as DataFrames.
 
     Parameters
@@ -56,10 +56,14 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
         Permutations of each permutation test (Table 4 and the global-seed test).
     rng : int or numpy.random.Generator, default 0
         Seed of every permutation (one generator for Table 4, one for the global test).
-    ddof : int, default 1
-        Delta degrees of freedom of the SDs of Table 3.
+    ddof : int, default 0
+        Delta degrees of freedom of the SDs of Table 3 (0, the population SD, as the paper).
     level : float, default 0.95
         Coverage of the variance-component intervals.
+    score : {"paper", "final"}, default "paper"
+        The per-trial score of Tables 3 and 4, the variance components and the global-seed
+        test (:data:`seedstats.data.SCORES`): the paper's (best on the regular evaluation
+        grid) or the final one.
 
     Returns
     -------
@@ -74,6 +78,7 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
     notes : dict of str to list of str
         Per table, what was left out and why.
     """
+    column = score_column(score)
     trials, evals = ds.trials, ds.evals
     tasks = task_order(trials)
     grid_tasks, grid_notes = _grid_tasks(trials, tasks)
@@ -83,15 +88,19 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
     for name in ("table3", "table4", "variance_components", "global_seeds"):
         notes[name] += grid_notes
     if grid_tasks:
-        out["table3"] = paper.table3(trials, grid_tasks, ddof=ddof)
-        out["table4"] = paper.table4(trials, grid_tasks, n_perm=n_perm, rng=rng)
+        out["table3"] = paper.table3(trials, grid_tasks, ddof=ddof, score=score)
+        out["table4"] = paper.table4(trials, grid_tasks, n_perm=n_perm, rng=rng, score=score)
         vc = []
         for t in grid_tasks:
-            v = seeds.variance_components(score_grid(trials, t), level=level)
+            v = seeds.variance_components(score_grid(trials, t, column), level=level)
             v.insert(0, "task", t)
             vc.append(v)
         out["variance_components"] = pd.concat(vc, ignore_index=True)
-    out["failed_runs"] = divergence.failure_rates(trials, tasks)
+    if trials["after"].notna().any():
+        out["failed_runs"] = divergence.failure_rates(trials, tasks)
+    else:
+        notes["failed_runs"].append("the data has no final scores ('after'), which decide "
+                                    "whether a run failed")
     ed = []
     for t in tasks:
         try:
@@ -104,9 +113,13 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=1, level=0.95):
         ed.append(e)
     if ed:
         out["early_detection"] = pd.concat(ed, ignore_index=True)
+    if ds.meta.get("seed_ids") == "ranks":
+        notes["global_seeds"].append("its seed ids are rank positions, not the original seeds, "
+                                     "so a WI seed cannot be followed across tasks")
+        return out, notes
     try:
         out["global_seeds"] = globalseeds.global_seeds(trials, grid_tasks, n_perm=n_perm,
-                                                       rng=rng)
+                                                       rng=rng, score=score)
     except DataError as exc:
         notes["global_seeds"].append(f"not computed: {exc}")
     return out, notes
