@@ -176,7 +176,8 @@ def test_the_faces_are_pinned():
         "seed_sd_summary", "variance_components", "best_worst_anova", "seed_permutation_test",
         "wi_ranks", "global_seeds", "CORRELATION_METHODS", "best_so_far",
         "checkpoint_correlations", "failure_threshold", "failure_rates", "early_detection",
-        "table1", "table2", "table3", "table4", "TABLES", "compute_tables", "nan_means"])
+        "table1", "table2", "table3", "table4", "TABLES", "compute_tables", "seed_effects",
+        "nan_means"])
     for face in (data, stats):
         for name in face.__all__:
             assert hasattr(face, name), f"{face.__name__}.{name}"

@@ -113,6 +113,9 @@ def task_panels(ds, compute, *, needs: str):
         except (DataError, ValueError) as exc:
             skipped[task] = str(exc)
     if not results:
+        if len(ds.trials) and getattr(ds, "evals", None) is not None and ds.evals.empty:
+            raise DataError(f"needs {needs}; this data has no validation curves, only one "
+                            "score per trial")
         reasons = "; ".join(f"{t}: {r}" for t, r in skipped.items()) or "the dataset has no tasks"
         raise DataError(f"needs {needs} ({reasons})")
     return results, skipped

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seedstats.plots.style import task_title
 from seedstats.stats.tables import TABLES, compute_tables
 
-__all__ = ["write_tables", "to_markdown"]
+__all__ = ["write_tables", "to_markdown", "what_the_numbers_say", "SCORE_TEXT"]
 
 
 
@@ -105,9 +106,9 @@ _T3_ROWS = {"wi": "Agg. over WI", "do": "Agg. over DO", "total": "Total"}
 
 
 def _md_table3(df):
-    def cell(r):
-        digits = "{:.4f}" if r["ours"] < 0.01 or r["paper"] < 0.01 else "{:.3f}"
-        return f"{_fmt(r['ours'], digits)} ({_fmt(r['paper'], digits)})"
+    def cell(r):  # ours to four decimals, as the authors' notebook prints; the paper's as printed
+        digits = "{:.4f}" if r["paper"] < 0.01 else "{:.3f}"
+        return f"{_fmt(r['ours'], '{:.4f}')} ({_fmt(r['paper'], digits)})"
 
     tasks = list(dict.fromkeys(df["task"]))
     rows = []
@@ -128,6 +129,8 @@ def _md_table4(df):
         rows.append({"": f"{name}: best / worst seed",
                      **{t: f"{sub.loc[t, 'best_seed']} / {sub.loc[t, 'worst_seed']}"
                         for t in tasks}})
+        rows.append({"": f"{name}: ANOVA F, post-selection",
+                     **{t: _fmt(sub.loc[t, "F"], "{:.2f}") for t in tasks}})
         rows.append({"": f"{name}: ANOVA p, post-selection (paper)",
                      **{t: f"{_p(sub.loc[t, 'p_anova_post_selection'])} "
                            f"({_p(sub.loc[t, 'p_paper'])})" for t in tasks}})
@@ -180,9 +183,61 @@ def _md_global(df):
                                 "p_adjusted": lambda v: _p_perm(v, n_perm)})
 
 
+def what_the_numbers_say(df) -> str:
+    """The :data:`~seedstats.stats.TABLES` ``seed_effects`` table in words, one paragraph.
+
+    Deterministic: the same table gives the same words. The README's paragraph on the real
+    ``dodge2020`` scores is this text (``seedstats tables --data dodge2020`` prints it).
+    """
+    alpha = 0.05
+    n_perm = int(df["n_perm"].iloc[0])
+
+    def verdict(p):
+        return "significant" if p <= alpha else "not significant"
+
+    def share(v):
+        return f"{100 * v:.1f}%" if v < 0.1 else f"{100 * v:.0f}%"
+
+    def p_is(p):
+        text = _p_perm(p, n_perm)
+        return text.replace("<= ", "p <= ") if text.startswith("<=") else f"p = {text}"
+
+    tasks = [task_title(str(t)) for t in df["task"]]
+    parts = [f"{t} {share(r.share_wi)}, {share(r.share_do)} and {share(r.share_residual)}"
+             for t, r in zip(tasks, df.itertuples())]
+    anova = all(r.p_anova_wi <= alpha and r.p_anova_do <= alpha for r in df.itertuples())
+    tests = [f"on {t} WI is {verdict(r.p_perm_wi)} ({p_is(r.p_perm_wi)}) and DO "
+             f"{verdict(r.p_perm_do)} ({p_is(r.p_perm_do)})"
+             for t, r in zip(tasks, df.itertuples())]
+    return (
+        "The variance components of the crossed WI x DO design split the variance of the "
+        "score into the weight initialization (WI), the data order (DO) and the rest (their "
+        "interaction plus noise, which one trial per cell cannot separate): "
+        + "; ".join(parts) + ". "
+        + ("The paper's ANOVA of the best against the worst seed calls every factor on every "
+           "task significant, but it picks the two seeds it compares from the data. "
+           if anova else "The paper's ANOVA of the best against the worst seed picks the two "
+           "seeds it compares from the data. ")
+        + f"The valid test (the seed labels permuted within the other factor, {n_perm} times, "
+        f"statistic the variance of the seed means, level {alpha}) finds that "
+        + "; ".join(tests) + ".")
+
+
+def _md_effects(df):
+    pct = "{:.1%}".format
+    n_perm = int(df["n_perm"].iloc[0])
+    table = to_markdown(df[["task", "share_wi", "share_do", "share_residual", "p_perm_wi",
+                            "p_perm_do", "p_anova_wi", "p_anova_do"]],
+                        formats={"share_wi": pct, "share_do": pct, "share_residual": pct,
+                                 "p_perm_wi": lambda v: _p_perm(v, n_perm),
+                                 "p_perm_do": lambda v: _p_perm(v, n_perm),
+                                 "p_anova_wi": _p, "p_anova_do": _p})
+    return f"{table}\n\n{what_the_numbers_say(df)}"
+
+
 _MD = {"table1": _md_table1, "table2": _md_table2, "table3": _md_table3,
        "table4": _md_table4, "variance_components": _md_vc, "failed_runs": _md_failed,
-       "early_detection": _md_early, "global_seeds": _md_global}
+       "early_detection": _md_early, "global_seeds": _md_global, "seed_effects": _md_effects}
 
 
 #: How each score choice (:data:`seedstats.data.SCORES`) is named in the captions.

@@ -34,7 +34,7 @@ from seedstats.stats.seeds import (
                                        seed_sd_summary,
                                        variance_components,
 )
-from seedstats.stats.tables import TABLES, compute_tables
+from seedstats.stats.tables import TABLES, compute_tables, seed_effects
 
 __all__ = [
     "expected_max", "expected_max_curve",
@@ -45,6 +45,6 @@ __all__ = [
     "CORRELATION_METHODS", "best_so_far", "checkpoint_correlations",
     "failure_threshold", "failure_rates", "early_detection",
     "table1", "table2", "table3", "table4",
-    "TABLES", "compute_tables",
+    "TABLES", "compute_tables", "seed_effects",
     "nan_means",
 ]

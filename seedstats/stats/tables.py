@@ -16,7 +16,7 @@ from seedstats.errors import DataError
 from seedstats.stats import divergence, globalseeds, paper, seeds
 from seedstats.stats._common import task_order
 
-__all__ = ["TABLES", "compute_tables"]
+__all__ = ["TABLES", "compute_tables", "seed_effects"]
 
 #: Table name -> title, in the order written.
 TABLES = {
@@ -31,6 +31,8 @@ TABLES = {
     "early_detection": "Early detection of failed runs: score at or below the baseline at an "
                        "early evaluation",
     "global_seeds": "Globally good weight initializations (Section 4.3)",
+    "seed_effects": "What the seeds explain: variance shares beside the valid and the "
+                    "post-selection tests (beyond the paper)",
 }
 
 def _grid_tasks(trials, tasks):
@@ -43,6 +45,39 @@ def _grid_tasks(trials, tasks):
         else:
             ok.append(t)
     return ok, notes
+
+
+def seed_effects(variance_components, table4):
+    """Per task: the share of the score's variance due to WI, DO and the residual, next to the
+    valid permutation p-values and the paper's post-selection ANOVA p-values.
+
+    Parameters
+    ----------
+    variance_components : DataFrame
+        ``task`` then the columns of :func:`~seedstats.stats.seeds.variance_components`.
+    table4 : DataFrame
+        :func:`~seedstats.stats.paper.table4`.
+
+    Returns
+    -------
+    DataFrame
+        One row per task: ``task``, ``share_wi``, ``share_do``, ``share_residual`` (of the
+        total variance, ANOVA estimates truncated at 0), ``p_perm_wi``, ``p_perm_do``
+        (permutation test of the variance of the seed means), ``p_anova_wi``, ``p_anova_do``
+        (best vs worst seed, post-selection), ``n_perm``.
+    """
+    vc = variance_components.pivot(index="task", columns="component", values="share")
+    t4 = table4.set_index(["task", "factor"])
+    rows = []
+    for task in dict.fromkeys(variance_components["task"]):
+        rows.append({"task": task, "share_wi": vc.loc[task, "wi"], "share_do": vc.loc[task, "do"],
+                     "share_residual": vc.loc[task, "residual"],
+                     "p_perm_wi": t4.loc[(task, "wi"), "p_perm_var"],
+                     "p_perm_do": t4.loc[(task, "do"), "p_perm_var"],
+                     "p_anova_wi": t4.loc[(task, "wi"), "p_anova_post_selection"],
+                     "p_anova_do": t4.loc[(task, "do"), "p_anova_post_selection"],
+                     "n_perm": int(t4.loc[(task, "wi"), "n_perm"])})
+    return pd.DataFrame(rows)
 
 
 def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper"):
@@ -96,10 +131,13 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper
             v.insert(0, "task", t)
             vc.append(v)
         out["variance_components"] = pd.concat(vc, ignore_index=True)
+        out["seed_effects"] = seed_effects(out["variance_components"], out["table4"])
+    else:
+        notes["seed_effects"] += grid_notes
     if trials["after"].notna().any():
         out["failed_runs"] = divergence.failure_rates(trials, tasks)
     else:
-        notes["failed_runs"].append("the data has no final scores ('after'), which decide "
+        notes["failed_runs"].append("The data has no final scores ('after'), which decide "
                                     "whether a run failed")
     ed = []
     for t in tasks:
@@ -114,7 +152,7 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper
     if ed:
         out["early_detection"] = pd.concat(ed, ignore_index=True)
     if ds.meta.get("seed_ids") == "ranks":
-        notes["global_seeds"].append("its seed ids are rank positions, not the original seeds, "
+        notes["global_seeds"].append("Its seed ids are rank positions, not the original seeds, "
                                      "so a WI seed cannot be followed across tasks")
         return out, notes
     try:
