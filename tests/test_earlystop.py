@@ -37,8 +37,11 @@ from seedstats.errors import DataError
 # --- independent references ---------------------------------------------------------------
 
 
-def tie_key(ties, s, F):
-    """Sort key of the documented tie-break: partial score desc, then rule, then row."""
+def tie_key(ties, s, F, order=None):
+    """Sort key of the documented tie-break: partial score desc, then rule, then row. For
+    ``"random"``, ``order[i]`` is trial ``i``'s place in this experiment's random order."""
+    if ties == "random":
+        return lambda i: (-s[i], order[i])
     if ties == "index":
         return lambda i: (-s[i], i)
     if ties == "optimistic":
@@ -46,34 +49,39 @@ def tie_key(ties, s, F):
     return lambda i: (-s[i], F[i], i)
 
 
-def rule(draws, s, F, p, ties="index"):
+def rule(draws, s, F, p, ties="index", order=None):
     """The paper's rule for one experiment, written out: best seen anywhere."""
-    ranked = sorted(draws, key=tie_key(ties, s, F))
+    ranked = sorted(draws, key=tie_key(ties, s, F, order))
     cont, stopped = ranked[:p], ranked[p:]
     return max([F[i] for i in cont] + [s[i] for i in stopped])
 
 
-def brute_force(curves, t, p, k, replace=True, ties="index"):
-    """Exact expectation over every ordered t-tuple (with or without replacement)."""
+def brute_force(curves, t, p, k, replace=True, ties="random"):
+    """Exact expectation over every ordered t-tuple (with or without replacement) and, for
+    ``ties="random"``, over every order of the trials (ties broken by it, afresh each time)."""
     s = [max(row[:k]) for row in curves]
     F = [max(row) for row in curves]
     n = len(curves)
-    tuples = (itertools.product(range(n), repeat=t) if replace
-              else itertools.permutations(range(n), t))
+    orders = itertools.permutations(range(n)) if ties == "random" else [None]
     total, count = Fraction(0), 0
-    for tup in tuples:
-        total += rule(tup, s, F, p, ties)
-        count += 1
+    for order in orders:
+        tuples = (itertools.product(range(n), repeat=t) if replace
+                  else itertools.permutations(range(n), t))
+        for tup in tuples:
+            total += rule(tup, s, F, p, ties, order)
+            count += 1
     return total / count
 
 
-def reference_loop(curves, t, p, k, samples, seed):
-    """Slow, obviously correct Monte Carlo: draw, rank, continue, take the best."""
+def reference_loop(curves, t, p, k, samples, seed, ties="random"):
+    """Slow, obviously correct Monte Carlo of the authors' rule: draw, rank (ties at random,
+    afresh in every experiment), continue, take the best."""
     rng = np.random.default_rng(seed)
     c = np.asarray(curves, dtype=float)
     s = c[:, :k].max(axis=1).tolist()
     F = c.max(axis=1).tolist()
-    out = [rule(rng.integers(0, len(c), t).tolist(), s, F, p) for _ in range(samples)]
+    out = [rule(rng.integers(0, len(c), t).tolist(), s, F, p, ties, rng.random(len(c)))
+           for _ in range(samples)]
     return float(np.mean(out)), float(np.std(out, ddof=1) / math.sqrt(samples))
 
 
@@ -152,7 +160,7 @@ def test_grid_rejects_bad_parameters():
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("ties", ["index", "optimistic", "pessimistic"])
+@pytest.mark.parametrize("ties", ["random", "index", "optimistic", "pessimistic"])
 def test_exact_equals_brute_force_with_replacement(seed, ties):
     fr, fl = quarter_pool(4, 3, seed)
     for t in range(1, 5):
@@ -164,13 +172,14 @@ def test_exact_equals_brute_force_with_replacement(seed, ties):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_exact_equals_brute_force_without_replacement(seed):
+@pytest.mark.parametrize("ties", ["random", "index"])
+def test_exact_equals_brute_force_without_replacement(seed, ties):
     fr, fl = quarter_pool(5, 3, 10 + seed)
     for t in range(1, 6):
         for k in (1, 2):
-            ex = expected_best_all_p(fl, t, k, replace=False)
+            ex = expected_best_all_p(fl, t, k, replace=False, ties=ties)
             for p in range(t + 1):
-                want = float(brute_force(fr, t, p, k, False))
+                want = float(brute_force(fr, t, p, k, False, ties))
                 assert ex[p] == pytest.approx(want, abs=1e-12)
 
 
@@ -224,7 +233,7 @@ def test_rank_order_is_deterministic():
     assert rank_order([0.5, 0.7, 0.5, 0.7], [0.1, 0.2, 0.9, 0.8],
                       "optimistic").tolist() == [3, 1, 2, 0]
     with pytest.raises(ValueError, match="ties"):
-        rank_order([1.0], [1.0], "random")
+        rank_order([1.0], [1.0], "bogus")
 
 
 # --- Monte Carlo --------------------------------------------------------------------------

@@ -11,13 +11,15 @@ The rule, for an assignment ``(t, p, k)`` over a pool of ``N`` trials with curve
    stopped draw has ``s <= s`` of each continued one ``<= F`` of it), and the best partial score
    of all draws when ``p = 0``.
 
-Tie-breaking (shared by every estimator in this package)
-    Trials are put in one total order per ``k``: higher partial score first; equal partial scores
-    in row order of the curves (``ties="index"``, the default), or better final score first
-    (``"optimistic"``, an upper bound over tie rules), or worse final score first
-    (``"pessimistic"``, a lower bound), then row order. Copies of one trial drawn twice are
-    interchangeable. A random tie-break per sample would make "the" rule ambiguous, so none is
-    offered; the optimistic/pessimistic pair brackets every tie rule.
+Tie-breaking (shared by the exact and the Monte Carlo estimators)
+    Trials are ranked by partial score, higher first. Equal partial scores are ordered at random,
+    afresh in every simulated experiment, as the authors' rule does (``ties="random"``, the
+    default): the order of the trials within each group of equal partial scores is a uniformly
+    random permutation, so the result does not depend on the order of the rows. Real scores lie
+    on a k/n grid, so such ties are common. The alternatives put trials in one fixed total
+    order: row order (``"index"``), better final score first (``"optimistic"``, an upper bound
+    over tie rules) or worse final score first (``"pessimistic"``, a lower bound), then row
+    order. Copies of one trial drawn twice are interchangeable.
 
 How the expectation is computed (with replacement)
     Number the trials by rank, ``j = 0 .. N-1`` (``0`` best), and let ``r_(1) <= ... <= r_(t)``
@@ -47,6 +49,15 @@ How the expectation is computed (with replacement)
     derivation gives ``P(Z = j, D = n) = C(A_j, n) C(N-1-j, t-n-1) / C(N, t)``, computed from the
     ratios ``C(A, n)/C(N, n)`` and ``C(N-1-j, m)/C(N, m)`` (products of factors in ``[0, 1]``).
 
+Random ties
+    For a fixed order the expectation is linear in ``W``, so the expectation over the random
+    orders of the tie groups is the same formula with ``W`` averaged over those orders. A group
+    of ``n`` trials at ranks ``a .. a+n-1`` with, at level ``v``, ``b`` bad trials and ``A_0``
+    bad trials ranked above it puts, in a uniformly random order, a good trial at rank ``a + r``
+    with exactly ``x`` bad ones before it in the group with probability
+    ``h(r, x) = C(r, x) C(n-r-1, b-x) / C(n, b)``; so its level gap goes to ``W[a + r, A_0 + x]``
+    with weight ``h(r, x)`` (a group of one trial gives the fixed-order weights back).
+
 All of this is checked in the tests against brute-force enumeration of every ``t``-tuple with
 exact fractions, against a per-sample reference loop and against the Monte Carlo estimator.
 """
@@ -62,8 +73,9 @@ from seedstats.stats import expected_max
 __all__ = ["TIES", "SAMPLINGS_EXACT", "rank_order", "expected_max_draws", "expected_best_all_p",
            "expected_best_exact", "EXACT_T_MAX"]
 
-#: Tie-breaking rules for equal partial scores (see the module docstring).
-TIES = ("index", "optimistic", "pessimistic")
+#: Tie-breaking rules for equal partial scores (see the module docstring); the first is the
+#: default.
+TIES = ("random", "index", "optimistic", "pessimistic")
 
 #: Sampling schemes the exact estimator handles.
 SAMPLINGS_EXACT = ("with_replacement", "without_replacement")
@@ -76,13 +88,16 @@ EXACT_T_MAX = 600
 def rank_order(partial, final, ties: str = "index") -> np.ndarray:
     """Trials in rank order (best first) by partial score, with a deterministic tie-break.
 
+    With ``ties="random"`` the groups of equal partial scores are contiguous in row order;
+    the estimators then order each group at random.
+
     Parameters
     ----------
     partial, final : array-like of float, shape (N,)
         Partial score (best of the first ``k`` evaluations) and final score of each trial.
-    ties : {"index", "optimistic", "pessimistic"}
-        Order of trials with equal partial scores: row order; better final first; worse final
-        first (each then row order).
+    ties : {"index", "random", "optimistic", "pessimistic"}
+        Order of trials with equal partial scores: row order (also for ``"random"``); better
+        final first; worse final first (each then row order).
 
     Returns
     -------
@@ -99,7 +114,7 @@ def rank_order(partial, final, ties: str = "index") -> np.ndarray:
     s = np.asarray(partial, dtype=np.float64)
     F = np.asarray(final, dtype=np.float64)
     idx = np.arange(len(s))
-    if ties == "index":
+    if ties in ("index", "random"):
         return np.lexsort((idx, -s))
     if ties == "optimistic":
         return np.lexsort((idx, -F, -s))
@@ -215,6 +230,63 @@ def _weights(Fr):
     return u[0], W.reshape(N, N)
 
 
+def _log_comb_table(n):
+    """``L[a, b] = log C(a, b)`` for ``0 <= a, b <= n`` (``-inf`` where ``b > a``)."""
+    a = np.arange(n + 1, dtype=np.float64)
+    L = _log_comb(a[:, None], np.minimum(a[None, :], a[:, None]))
+    L[a[None, :] > a[:, None]] = -np.inf
+    return L
+
+
+def _weights_random(F, s):
+    """``W[j, A]`` averaged over uniformly random orders within groups of equal partial score.
+
+    Ranks follow :func:`rank_order` (``ties="random"``: groups contiguous); see *Random ties*
+    in the module docstring for the weights ``h(r, x)``.
+    """
+    order = rank_order(s, F, "random")
+    Fr, sr = F[order], s[order]
+    N = len(Fr)
+    u, lev = np.unique(Fr, return_inverse=True)
+    V = len(u)
+    W = np.zeros(N * N)
+    if V == 1:
+        return u[0], W.reshape(N, N)
+    starts = np.flatnonzero(np.r_[True, sr[1:] != sr[:-1]])
+    sizes = np.diff(np.r_[starts, N])
+    lv = np.arange(1, V)
+    gaps = np.diff(u)
+    bad = lev[:, None] < lv[None, :]                       # (N, V-1): rank i is bad at level l
+    cnt = np.zeros((N + 1, V - 1), dtype=np.int64)
+    np.cumsum(bad, axis=0, out=cnt[1:])                    # bad ranks strictly above i
+    single = np.zeros(N, dtype=bool)
+    single[starts[sizes == 1]] = True
+    # groups of one trial: the fixed-order weights
+    good = (lv[None, :] <= lev[:, None]) & single[:, None]
+    flat = (np.arange(N)[:, None] * N + cnt[:-1])[good]
+    W += np.bincount(flat, weights=np.broadcast_to(gaps, good.shape)[good], minlength=N * N)
+    for a, n in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+        top = int(lev[a:a + n].max())                      # levels l <= top have a good trial
+        b_all = cnt[a + n, :top] - cnt[a, :top]            # bad trials of the group per level
+        A0_all = cnt[a, :top]
+        L = _log_comb_table(n)
+        r = np.arange(n)[:, None]
+        x = np.arange(n)[None, :]
+        chunk = max(1, (1 << 22) // (n * n))
+        for c0 in range(0, top, chunk):
+            b = b_all[c0:c0 + chunk, None, None]
+            rest = b - x[None]                              # bad trials after rank r
+            ok = (x[None] <= np.minimum(b, r[None])) & (rest <= n - 1 - r[None]) & (rest >= 0)
+            logh = (L[r, np.minimum(x, r)][None] + L[n - 1 - r[None], np.clip(rest, 0, n)]
+                    - L[n, b])
+            h = np.where(ok, np.exp(np.where(ok, logh, 0.0)), 0.0)
+            w = h * gaps[:top][c0:c0 + chunk, None, None]
+            idx = (a + r)[None] * N + A0_all[c0:c0 + chunk, None, None] + x[None]
+            keep = ok & (w > 0)
+            W += np.bincount(idx[keep], weights=w[keep], minlength=N * N)
+    return u[0], W.reshape(N, N)
+
+
 _TINY = 1e-280
 
 
@@ -223,11 +295,13 @@ def _flush(a):
     return a
 
 
-def _exact_one_k(F, s, order, T, replace):
+def _exact_one_k(F, s, ties, T, replace):
     """``E[t, p]`` for ``t = 1..T``, ``p = 1..t`` (NaN elsewhere) at one ``k``."""
     N = len(F)
-    Fr = F[order]
-    u0, W = _weights(Fr)
+    if ties == "random":
+        u0, W = _weights_random(F, s)
+    else:
+        u0, W = _weights(F[rank_order(s, F, ties)])
     j = np.arange(N, dtype=np.float64)
     if replace:
         A = np.arange(N, dtype=np.float64) / N
@@ -272,7 +346,7 @@ def _finals_partials(values):
     return v.max(axis=1), np.maximum.accumulate(v, axis=1)
 
 
-def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
+def expected_best_all_p(curves, t: int, k: int, *, ties: str = "random",
                         replace: bool = True, pool: str = "trials") -> np.ndarray:
     """Exact expected result of the rule for one ``(t, k)`` and every ``p = 0 .. t``.
 
@@ -284,7 +358,8 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
         Trials started.
     k : int
         Evaluations before the decision, ``1 <= k <= K``.
-    ties : {"index", "optimistic", "pessimistic"}
+    ties : {"random", "index", "optimistic", "pessimistic"}
+        Tie-break among equal partial scores (module docstring); ``"random"`` by default.
     replace : bool, default True
         Draw the ``t`` trials with replacement (the paper) or without.
 
@@ -316,11 +391,11 @@ def expected_best_all_p(curves, t: int, k: int, *, ties: str = "index",
     s = P[:, k - 1]
     out = np.empty(t + 1)
     out[0] = expected_max_draws(s, t, replace=replace)
-    out[1:] = _exact_one_k(F, s, rank_order(s, F, ties), t, replace)[t, 1:t + 1]
+    out[1:] = _exact_one_k(F, s, ties, t, replace)[t, 1:t + 1]
     return out
 
 
-def expected_best_exact(curves, assignments, *, ties: str = "index",
+def expected_best_exact(curves, assignments, *, ties: str = "random",
                         replace: bool = True, pool: str = "trials") -> np.ndarray:
     """Exact expected best score of many assignments ``(t, p, k)`` (Section 5, Figures 6-7).
 
@@ -330,7 +405,8 @@ def expected_best_exact(curves, assignments, *, ties: str = "index",
     assignments : DataFrame with integer columns ``t``, ``p``, ``k``
         E.g. :func:`~seedstats.earlystop.grid.feasible_assignments`; ``k = K`` rows are the
         no-early-stopping baseline (``E[max of t final scores]``, whatever ``p``).
-    ties : {"index", "optimistic", "pessimistic"}
+    ties : {"random", "index", "optimistic", "pessimistic"}
+        Tie-break among equal partial scores (module docstring); ``"random"`` by default.
     replace : bool, default True
         Draw the ``t`` trials with replacement (the paper) or without.
 
@@ -378,6 +454,6 @@ def expected_best_exact(curves, assignments, *, ties: str = "index",
         pos = sel & (pp > 0)
         if pos.any():
             T = int(tt[pos].max())
-            E = _exact_one_k(F, s, rank_order(s, F, ties), T, replace)
+            E = _exact_one_k(F, s, ties, T, replace)
             out[pos] = E[tt[pos], pp[pos]]
     return out

@@ -128,8 +128,9 @@ def _validate(cs, statistic, samples, sampling, ties):
                          f"{statistic!r}")
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling: expected one of {', '.join(SAMPLINGS)}, got {sampling!r}")
-    if ties not in TIES:
-        raise ValueError(f"ties: expected one of {', '.join(TIES)}, got {ties!r}")
+    if ties not in TIES or ties == "random":
+        raise ValueError(f"ties: successive halving breaks ties by one of "
+                         f"{', '.join(t for t in TIES if t != 'random')}, got {ties!r}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
         raise TypeError(f"samples: expected an int, got {type(samples).__name__}")
     if samples < 2:

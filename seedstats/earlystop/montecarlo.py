@@ -26,6 +26,18 @@ Seeding
     which other assignments are simulated, the order they are computed in, or ``n_jobs``; the
     global NumPy random state is never used.
 
+Random ties (the default)
+    Trials with equal partial scores are ordered at random afresh in every sample. On the fast
+    path the drawn ranks are slots of a group of equal partial scores; the trial in each slot is
+    a uniformly random permutation of the group, so the distinct slots of one group, in order,
+    hold a uniform random sequence without replacement of its trials. Only the running maximum
+    of the final-score levels matters, and given the group's running maximum ``M`` after ``c``
+    distinct slots the next slot's trial is uniform among the ``n - c`` others: it stays at or
+    below ``M`` with probability ``(#<=M - c) / (n - c)`` or is one of the group's trials above
+    ``M``, each equally likely. One uniform per drawn rank (its own stream,
+    ``spawn_key=(tag, t, 1)``) makes that step. With explicit draws (the other schemes) every
+    drawn trial gets a uniform key that orders it within its group.
+
 Standard errors
     ``se = sd(results) / sqrt(samples)`` per assignment. Estimates that share ``t`` share their
     draws (positively correlated); estimates with different ``t`` are independent.
@@ -85,6 +97,7 @@ class _Ctx:
         self.rankpos = {}
         self.ties = ties
         self._flev = flev.astype(ldt)
+        self.groups = {}  # per k, with random ties: group start/size per rank, sorted levels
 
     def for_k(self, k):
         if k not in self.order:
@@ -96,7 +109,71 @@ class _Ctx:
             rp = np.empty(self.N, dtype=np.int64)
             rp[o] = np.arange(self.N)
             self.rankpos[k] = rp
+            if self.ties == "random":
+                self.groups[k] = _tie_groups(self.S[k], self.G[k])
         return self.G[k], self.S[k]
+
+
+def _tie_groups(S, G):
+    """Per rank: the start and size of its group of equal partial scores; the levels sorted
+    within each group; and per sorted position, the end of its run of equal levels (relative
+    to the group start): the count of the group's levels at or below it."""
+    N = len(S)
+    starts = np.flatnonzero(np.r_[True, S[1:] != S[:-1]])
+    sizes = np.diff(np.r_[starts, N])
+    gid = np.repeat(np.arange(len(starts)), sizes)
+    gstart = starts[gid]
+    gsize = sizes[gid]
+    o = np.lexsort((G, gid))
+    Gs = G[o]
+    # end of each run of equal (group, level), relative to the group start
+    new_run = np.r_[True, (gid[1:] != gid[:-1]) | (Gs[1:] != Gs[:-1])]
+    run_id = np.cumsum(new_run) - 1
+    run_end = np.r_[np.flatnonzero(new_run)[1:], N]
+    ub = run_end[run_id] - gstart
+    return gstart, gsize, Gs, ub
+
+
+def _tie_stream(seed, sampling, t):
+    """The uniforms of the random tie-break for ``t`` (independent of the rank draws)."""
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=(_TAG[sampling], int(t), 1))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def _random_tie_levels(groups, pos_k, U):
+    """Running maximum of the final-score levels over the first ``m + 1`` drawn ranks, with a
+    random order within each group of equal partial scores (module docstring): (rows, S)."""
+    gstart, gsize, Gs, ub = groups
+    rows, S = pos_k.shape
+    out = np.empty((rows, S), dtype=np.int64)
+    c = np.zeros(S, dtype=np.int64)
+    hi = np.zeros(S, dtype=np.int64)
+    M = np.full(S, -1, dtype=np.int64)
+    R = np.full(S, -1, dtype=np.int64)
+    a_prev = pos_prev = None
+    for m in range(rows):
+        pos = pos_k[m]
+        a, n = gstart[pos], gsize[pos]
+        if m == 0:
+            distinct = np.ones(S, dtype=bool)
+        else:
+            new = a != a_prev
+            c[new] = 0
+            hi[new] = 0
+            M[new] = -1
+            distinct = new | (pos != pos_prev)
+        q = U[m] * (n - c)
+        low = hi - c                       # undrawn trials of the group at or below M
+        jump = distinct & (q >= low)
+        j = np.minimum(hi + np.floor(q - low).astype(np.int64), n - 1)
+        at = np.where(jump, a + j, 0)
+        M = np.where(jump, Gs[at], M)
+        hi = np.where(jump, ub[at], hi)
+        c += distinct
+        np.maximum(R, M, out=R)
+        out[m] = R
+        a_prev, pos_prev = a, pos
+    return out
 
 
 def _renyi_survival(rng, t, rows, S):
@@ -173,15 +250,34 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
     else:
         idx = draw_trials(stream(seed, sampling, t), _CsView(ctx), t, S, sampling, grid)
         per_k = idx
+    if ctx.ties == "random":
+        rows = _rows_needed(reqs)
+        gen = _tie_stream(seed, sampling, t)
+        if per_k is None:
+            U = np.empty((rows, S))
+            for m in range(rows):
+                gen.random(out=U[m])
+        else:
+            keys = gen.random(per_k.shape)
     for k in sorted(by_k):
         G, Sk = ctx.for_k(k)
         items = sorted(by_k[k], key=lambda r: r[1])
         pmax = max(max(p, 1) for _, p in items)
-        if per_k is not None:
+        runmax = None
+        if per_k is not None and ctx.ties == "random":
+            rp = ctx.rankpos[k][per_k]
+            gs = ctx.groups[k][0][rp]
+            o = np.argsort(gs + keys, axis=1)[:, :pmax]        # by group, then at random
+            pos_k = np.ascontiguousarray(np.take_along_axis(rp, o, axis=1).T)
+            lev = ctx._flev[np.take_along_axis(per_k, o, axis=1)].T.astype(np.int64)
+            runmax = np.maximum.accumulate(lev, axis=0)
+        elif per_k is not None:
             rp = np.sort(ctx.rankpos[k][per_k], axis=1)
             pos_k = np.ascontiguousarray(rp[:, :pmax].T)
         else:
             pos_k = pos
+            if ctx.ties == "random" and k < K:
+                runmax = _random_tie_levels(ctx.groups[k], pos_k[:pmax], U)
         lv = None
         buf = None
         done = 0
@@ -195,6 +291,10 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
                     lv0 = np.take(G, pos_k[0])
                     out[row] = _moments_levels(lv0, ctx.uF)
                     vals = ctx.uF[lv0] if keep else None
+            elif runmax is not None:
+                lv = runmax[p - 1]
+                out[row] = _moments_levels(lv, ctx.uF)
+                vals = ctx.uF[lv] if keep else None
             else:
                 if lv is None:
                     lv = np.take(G, pos_k[0])
@@ -245,8 +345,8 @@ def _prepare(curves, assignments, samples, sampling, ties, n_jobs):
         raise ValueError(f"assignments: expected t >= 1, 0 <= p <= t and 1 <= k <= K = {K}")
     limit = max_trials(cs, sampling)
     if limit is not None and len(tt) and tt.max() > limit:
-        raise ValueError(f"assignments: {sampling.replace('_', ' ')} draws at most {limit} trials from "
-                         f"these curves, got t up to {tt.max()}")
+        raise ValueError(f"assignments: {sampling.replace('_', ' ')} draws at most {limit} "
+                         f"trials from these curves, got t up to {tt.max()}")
     ctx = _Ctx(cs.values, ties)
     ctx.wi_seed, ctx.do_seed = cs.wi_seed, cs.do_seed
     grid = seed_grid(cs) if sampling in ("distinct_seeds", "fixed_wi", "fixed_do") else None
@@ -259,7 +359,7 @@ def _prepare(curves, assignments, samples, sampling, ties, n_jobs):
 
 
 def expected_best_mc(curves, assignments, *, samples: int = 50_000, rng=0,
-                     replace: bool = True, pool: str = "trials", ties: str = "index",
+                     replace: bool = True, pool: str = "trials", ties: str = "random",
                      n_jobs: int | None = None, progress=None):
     """Monte Carlo estimate of the expected best score of many assignments (Section 5).
 
@@ -277,8 +377,9 @@ def expected_best_mc(curves, assignments, *, samples: int = 50_000, rng=0,
     pool : {"trials", "distinct_seeds", "fixed_wi", "fixed_do"}
         What they are drawn from (:mod:`seedstats.earlystop.sampling`); the seed-aware pools
         need ``replace=False``.
-    ties : {"index", "optimistic", "pessimistic"}
-        Tie-break among equal partial scores (:mod:`seedstats.earlystop.exact`).
+    ties : {"random", "index", "optimistic", "pessimistic"}
+        Tie-break among equal partial scores (:mod:`seedstats.earlystop.exact`); ``"random"``
+        (afresh in every sample, the authors' rule) by default.
     n_jobs : int, optional
         Threads (default 1: on the shared 2-core machine a second thread measured no faster;
         it may help on an idle one). Results do not depend on it.
@@ -334,7 +435,7 @@ def expected_best_mc(curves, assignments, *, samples: int = 50_000, rng=0,
 
 
 def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_000, rng=0,
-                           ties: str = "index", n_jobs: int | None = None, progress=None):
+                           ties: str = "random", n_jobs: int | None = None, progress=None):
     """:func:`expected_best_mc` for several curve sets (tasks) at once, sharing the draws.
 
     With replacement the rank draws of ``t`` trials depend only on ``(seed, t)``, not on the
@@ -410,7 +511,7 @@ def expected_best_mc_tasks(curves_list, assignments_list, *, samples: int = 50_0
 
 
 def simulate(curves, t: int, p: int, k: int, *, samples: int = 50_000, rng=0,
-             replace: bool = True, pool: str = "trials", ties: str = "index") -> np.ndarray:
+             replace: bool = True, pool: str = "trials", ties: str = "random") -> np.ndarray:
     """Per-sample results of one assignment: the simulated best score of each experiment.
 
     Same draws as :func:`expected_best_mc` with the same seed (so ``simulate(...).mean()`` equals
@@ -435,7 +536,7 @@ def simulate(curves, t: int, p: int, k: int, *, samples: int = 50_000, rng=0,
 
 
 def paired_difference(curves, a, b, *, samples: int = 50_000, rng=0,
-                      replace: bool = True, pool: str = "trials", ties: str = "index"):
+                      replace: bool = True, pool: str = "trials", ties: str = "random"):
     """Monte Carlo estimate of ``E[a] - E[b]`` for two assignments, with its standard error.
 
     When ``a`` and ``b`` start the same number of trials they share their draws in

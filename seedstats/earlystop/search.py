@@ -230,7 +230,7 @@ def best_per_budget(assignments, *, pair=None):
 def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact: bool = False,
                   rng=0, max_budget: int = 30, t_max: int = 200, n_points: int = 30,
                   accounting: str = "paper", replace: bool = True, pool: str = "trials",
-                  ties: str = "index", missing: str = "raise", metric: str | None = None,
+                  ties: str = "random", missing: str = "raise", metric: str | None = None,
                   cache=True, n_jobs: int | None = None, progress=None):
     """All early-stopping assignments per budget and the best of each (Section 5, Figs. 6-7).
 
@@ -261,8 +261,10 @@ def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact
     pool : {"trials", "distinct_seeds", "fixed_wi", "fixed_do"}
         What they are drawn from (:mod:`seedstats.earlystop.sampling`; the seed-aware pools
         need ``replace=False``); the exact estimator handles ``"trials"``.
-    ties : {"index", "optimistic", "pessimistic"}
-        Tie-break among equal partial scores (:mod:`seedstats.earlystop.exact`).
+    ties : {"random", "index", "optimistic", "pessimistic"}
+        Tie-break among equal partial scores (:mod:`seedstats.earlystop.exact`): at random in
+        every experiment (the authors' rule, the default), so the result does not depend on
+        the order of the rows.
     missing : {"raise", "drop"}
         Trials lacking a score at an evaluation point: refuse (naming them) or leave out.
     metric : str, optional
@@ -469,5 +471,5 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
 
 
 _SEARCH_DEFAULTS = {"max_budget": 30, "t_max": 200, "n_points": 30, "accounting": "paper",
-                    "replace": True, "pool": "trials", "ties": "index", "missing": "raise",
+                    "replace": True, "pool": "trials", "ties": "random", "missing": "raise",
                     "metric": None, "cache": True}

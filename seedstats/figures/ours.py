@@ -180,14 +180,14 @@ def _halving_best(ds, task, max_budget):
 @register(
     "halving", "ours", "Successive halving vs the paper's one-stop rule",
     "Relative error reduction over fully training x trials (error = 1 - score) for the paper's "
-    "rule (start t, stop all but p once, Figure 6; 50,000 Monte Carlo samples per assignment) "
+    "rule (start t, stop all but p once, Figure 6; computed exactly) "
     "and for multi-rung successive halving (the best geometric bracket per budget with "
     f"eta in {HALVING['etas']} and first rung after {HALVING['min_ks']} of 30 evaluations; "
     f"{HALVING['samples']:,} samples per bracket), with the same budget accounting. Shaded: "
-    "plus and minus two Monte Carlo standard errors of the reduction, propagating the errors "
-    "of both the strategy's and the baseline's estimate (delta method; the two come from "
-    "independent draws). Both curves are maxima over many noisy candidates, so both are "
-    "slightly optimistic (winner's curse), halving more so with fewer samples.",
+    "plus and minus two Monte Carlo standard errors of halving's reduction (the paper's rule "
+    "has none). Halving's curve is a maximum over many noisy candidates, so it is slightly "
+    "optimistic (winner's curse). The paper's rule breaks ties between equal early scores at "
+    "random; halving breaks them by row order.",
     needs=ES_CURVES)
 def halving_figure(ds):
     """Ours: relative error reduction of successive halving and of the paper's rule."""
