@@ -367,6 +367,45 @@ def _record(task: str, spec, train_loss, evals, metrics) -> TrialRecord:
                        n_steps=len(train_loss))
 
 
+def _setup(spec: TrialSpec, torch):
+    """Device, precision, data, model and trainer of a trial (data errors surface first)."""
+    recipe = spec.recipe
+    device = resolve_device(spec.device)
+    if spec.threads:
+        torch.set_num_threads(int(spec.threads))
+    if spec.precision == "auto":
+        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    else:
+        bf16 = spec.precision == "bf16"
+    td = _task_data(spec)  # data errors surface before a large model is loaded
+    model, tok = load_model(spec.model, num_labels=2, dropout=recipe.dropout,
+                            body_seed=spec.body_seed, device=device)
+    init_head(model, spec.wi_seed, recipe.head_std)
+    enc_train, enc_dev = _encoded(spec, td, tok)
+    n_steps = math.ceil(len(enc_train) / recipe.batch_size) * recipe.epochs
+    pad_id = getattr(tok, "pad_token_id", None) or 0
+    trainer = Trainer(model, recipe, n_steps, device, bf16=bf16, pad_id=pad_id)
+    return device, bf16, td, trainer, enc_train, enc_dev
+
+
+def _run_config(spec, td, trainer, device, bf16, n_train, n_val, ebs, torch) -> dict:
+    """The recipe and run settings recorded under ``config`` in the log header."""
+    recipe = spec.recipe
+    config = {
+        "recipe": recipe.to_dict(), "model": spec.model, "data": td.source,
+        "n_train": n_train, "n_val": n_val, "dropout_seed": spec.dropout_seed_value,
+        "dropout_seed_rule": str(spec.dropout_seed), "body_seed": spec.body_seed,
+        "device": device.type, "precision": "bf16" if bf16 else "fp32",
+        "eval_batch_size": ebs, "fused_optimizer": trainer.opt.fused,
+        "pad_multiple": trainer.pad_multiple,
+        "head_init": f"numpy.random.default_rng(wi_seed).normal(0, {recipe.head_std})",
+        "data_order": "numpy.random.default_rng(SeedSequence([do_seed, epoch])).permutation",
+    }
+    if device.type == "cuda":
+        config["device_name"] = torch.cuda.get_device_name(device)
+    return config
+
+
 def run_trial(spec: TrialSpec, *, on_step=None, on_eval=None) -> TrialResult:
     """Fine-tune one (WI, DO) trial and stream its log.
 
@@ -400,45 +439,18 @@ def run_trial(spec: TrialSpec, *, on_step=None, on_eval=None) -> TrialResult:
     non-deterministic kernels can change the last bits of later values).
     """
     torch, _ = require_torch()
-
     t0 = time.perf_counter()
     recipe = spec.recipe
-    device = resolve_device(spec.device)
-    if spec.threads:
-        torch.set_num_threads(int(spec.threads))
-    if spec.precision == "auto":
-        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    else:
-        bf16 = spec.precision == "bf16"
-
-    td = _task_data(spec)  # data errors surface before a large model is loaded
-    model, tok = load_model(spec.model, num_labels=2, dropout=recipe.dropout,
-                            body_seed=spec.body_seed, device=device)
-    init_head(model, spec.wi_seed, recipe.head_std)
-    enc_train, enc_dev = _encoded(spec, td, tok)
+    device, bf16, td, trainer, enc_train, enc_dev = _setup(spec, torch)
     n_train = len(enc_train)
     spe = math.ceil(n_train / recipe.batch_size)
     n_steps = spe * recipe.epochs
     sched = set(eval_steps(spe, recipe.epochs, recipe.evals_per_epoch, td.name,
                            recipe.schedule))
-    pad_id = getattr(tok, "pad_token_id", None) or 0
-    trainer = Trainer(model, recipe, n_steps, device, bf16=bf16, pad_id=pad_id)
     ebs = spec.eval_batch_size or (256 if device.type == "cuda" else 64)
     prepared = trainer.prepare_eval(enc_dev, ebs)
     metrics = list(td.metrics)
-
-    config = {
-        "recipe": recipe.to_dict(), "model": spec.model, "data": td.source,
-        "n_train": n_train, "n_val": len(enc_dev), "dropout_seed": spec.dropout_seed_value,
-        "dropout_seed_rule": str(spec.dropout_seed), "body_seed": spec.body_seed,
-        "device": device.type, "precision": "bf16" if bf16 else "fp32",
-        "eval_batch_size": ebs, "fused_optimizer": trainer.opt.fused,
-        "pad_multiple": trainer.pad_multiple,
-        "head_init": f"numpy.random.default_rng(wi_seed).normal(0, {recipe.head_std})",
-        "data_order": "numpy.random.default_rng(SeedSequence([do_seed, epoch])).permutation",
-    }
-    if device.type == "cuda":
-        config["device_name"] = torch.cuda.get_device_name(device)
+    config = _run_config(spec, td, trainer, device, bf16, n_train, len(enc_dev), ebs, torch)
     path = log_path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     tid = trial_id(td.name, spec.wi_seed, spec.do_seed)
@@ -477,7 +489,7 @@ def run_trial(spec: TrialSpec, *, on_step=None, on_eval=None) -> TrialResult:
         t1 = time.perf_counter()
         with torch.random.fork_rng(devices=cuda_devs):
             torch.manual_seed(spec.dropout_seed_value)
-            model.train()
+            trainer.model.train()
             for epoch in range(recipe.epochs):
                 for idx in epoch_batches(spec.do_seed, epoch, n_train, recipe.batch_size):
                     step = state["step"]

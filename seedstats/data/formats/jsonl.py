@@ -311,23 +311,8 @@ def _number(path, n, value, what):
     return float(value)
 
 
-def read_file(path, opts=None) -> TrialRecord:
-    """Read one log into a :class:`~seedstats.data.records.TrialRecord`.
-
-    Raises
-    ------
-    ParseError
-        Invalid JSON, a missing or foreign header, or a record that breaks the format
-        (the message names the file and the line).
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ParseError(path, None, f"cannot read the file ({exc.strerror})") from None
-    records, cut = _records(path, data)
-    if not records:
-        raise ParseError(path, 1, "expected a header record, found an empty file")
+def _header(path, records):
+    """Check the header record; returns ``(head, task, seeds, steps_per_epoch)``."""
     n, head = records[0]
     if not isinstance(head, dict) or head.get("event") != "header":
         raise ParseError(path, n, 'expected a header record {"event": "header", ...} first, '
@@ -353,67 +338,99 @@ def read_file(path, opts=None) -> TrialRecord:
     if spe is not None and (isinstance(spe, bool) or not isinstance(spe, (int, float))
                             or not spe > 0):
         raise ParseError(path, n, f"expected a positive steps_per_epoch, got {spe!r}")
+    return head, task, seeds, spe
 
-    t_steps, t_loss = [], []
-    curves: dict[str, dict] = {}
-    after_step = None
-    end = None
-    epoch_hint = None
-    for n, rec in records[1:]:
-        if end is not None:
-            raise ParseError(path, n, "expected nothing after the end record")
-        if not isinstance(rec, dict):
-            raise ParseError(path, n, f"expected a JSON object, got {str(rec)[:60]!r}")
-        event = rec.get("event")
-        if event == "train":
-            step, loss = rec.get("step"), rec.get("loss")
-            if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-                raise ParseError(path, n, f"expected a step >= 0 in the train record, "
-                                          f"got {step!r}")
-            t_steps.append(step)
-            t_loss.append(_number(path, n, loss, "loss"))
-        elif event == "eval":
-            phase, step, metrics = rec.get("phase"), rec.get("step"), rec.get("metrics")
-            if phase not in _PHASES:
-                raise ParseError(path, n, f"expected phase one of {', '.join(_PHASES)}, "
-                                          f"got {phase!r}")
-            if isinstance(step, bool) or not isinstance(step, int) or step < -1:
-                raise ParseError(path, n, f"expected an integer step >= -1, got {step!r}")
-            if not isinstance(metrics, dict):
-                raise ParseError(path, n, f"expected a metrics object, got {metrics!r}")
-            if phase == "after":
-                if after_step is not None:
-                    raise ParseError(path, n, "expected one 'after' evaluation, got a second")
-                after_step = step
-            elif phase == "during" and step >= 0 and epoch_hint is None:
-                ep = rec.get("epoch")
-                if isinstance(ep, (int, float)) and not isinstance(ep, bool) and ep > 0:
-                    epoch_hint = steps_per_epoch_at(step, ep)
-            for name, value in metrics.items():
-                c = curves.setdefault(name, {"before": None, "steps": [], "values": [],
-                                             "after": None})
-                v = _number(path, n, value, f"metric {name!r}")
-                if phase == "during":
-                    c["steps"].append(step)
-                    c["values"].append(v)
-                elif c[phase] is not None:
-                    raise ParseError(path, n, f"expected one {phase!r} value of {name!r}, "
-                                              "got a second")
-                else:
-                    c[phase] = v
-        elif event == "end":
-            nst = rec.get("n_steps")
-            if nst is not None and (isinstance(nst, bool) or not isinstance(nst, int)
-                                    or nst < 0):
-                raise ParseError(path, n, f"expected n_steps >= 0 or null, got {nst!r}")
-            end = rec
-        elif event == "header":
-            raise ParseError(path, n, "expected one header per file, got a second "
-                                      "(one trial per log)")
-        else:
-            raise ParseError(path, n, f"expected event header, train, eval or end, "
-                                      f"got {event!r}")
 
+class _Events:
+    """What the records after the header logged: losses, evaluations and the end record."""
+
+    def __init__(self, path, records):
+        t_steps, t_loss = [], []
+        curves: dict[str, dict] = {}
+        after_step = None
+        end = None
+        epoch_hint = None
+        for n, rec in records[1:]:
+            if end is not None:
+                raise ParseError(path, n, "expected nothing after the end record")
+            if not isinstance(rec, dict):
+                raise ParseError(path, n, f"expected a JSON object, got {str(rec)[:60]!r}")
+            event = rec.get("event")
+            if event == "train":
+                step, loss = rec.get("step"), rec.get("loss")
+                if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+                    raise ParseError(path, n, f"expected a step >= 0 in the train record, "
+                                              f"got {step!r}")
+                t_steps.append(step)
+                t_loss.append(_number(path, n, loss, "loss"))
+            elif event == "eval":
+                phase, step, metrics = rec.get("phase"), rec.get("step"), rec.get("metrics")
+                if phase not in _PHASES:
+                    raise ParseError(path, n, f"expected phase one of {', '.join(_PHASES)}, "
+                                              f"got {phase!r}")
+                if isinstance(step, bool) or not isinstance(step, int) or step < -1:
+                    raise ParseError(path, n, f"expected an integer step >= -1, got {step!r}")
+                if not isinstance(metrics, dict):
+                    raise ParseError(path, n, f"expected a metrics object, got {metrics!r}")
+                if phase == "after":
+                    if after_step is not None:
+                        raise ParseError(path, n, "expected one 'after' evaluation, got a second")
+                    after_step = step
+                elif phase == "during" and step >= 0 and epoch_hint is None:
+                    ep = rec.get("epoch")
+                    if isinstance(ep, (int, float)) and not isinstance(ep, bool) and ep > 0:
+                        epoch_hint = steps_per_epoch_at(step, ep)
+                for name, value in metrics.items():
+                    c = curves.setdefault(name, {"before": None, "steps": [], "values": [],
+                                                 "after": None})
+                    v = _number(path, n, value, f"metric {name!r}")
+                    if phase == "during":
+                        c["steps"].append(step)
+                        c["values"].append(v)
+                    elif c[phase] is not None:
+                        raise ParseError(path, n, f"expected one {phase!r} value of {name!r}, "
+                                                  "got a second")
+                    else:
+                        c[phase] = v
+            elif event == "end":
+                nst = rec.get("n_steps")
+                if nst is not None and (isinstance(nst, bool) or not isinstance(nst, int)
+                                        or nst < 0):
+                    raise ParseError(path, n, f"expected n_steps >= 0 or null, got {nst!r}")
+                end = rec
+            elif event == "header":
+                raise ParseError(path, n, "expected one header per file, got a second "
+                                          "(one trial per log)")
+            else:
+                raise ParseError(path, n, f"expected event header, train, eval or end, "
+                                          f"got {event!r}")
+        self.t_steps, self.t_loss, self.curves = t_steps, t_loss, curves
+        self.after_step, self.end, self.epoch_hint = after_step, end, epoch_hint
+
+
+def read_file(path, opts=None) -> TrialRecord:
+    """Read one log into a :class:`~seedstats.data.records.TrialRecord`.
+
+    Three steps: the header (:func:`_header`), the events (:class:`_Events`), the trial.
+
+    Raises
+    ------
+    ParseError
+        Invalid JSON, a missing or foreign header, or a record that breaks the format
+        (the message names the file and the line).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(path, None, f"cannot read the file ({exc.strerror})") from None
+    records, cut = _records(path, data)
+    if not records:
+        raise ParseError(path, 1, "expected a header record, found an empty file")
+    head, task, seeds, spe = _header(path, records)
+    ev = _Events(path, records)
+    t_steps, t_loss, curves = ev.t_steps, ev.t_loss, ev.curves
+    after_step, end, epoch_hint = ev.after_step, ev.end, ev.epoch_hint
     curve_objs = {name: Curve(c["before"], np.array(c["steps"], dtype=np.int64),
                               np.array(c["values"], dtype=np.float64), c["after"])
                   for name, c in curves.items()}

@@ -314,6 +314,154 @@ def _list_value(line: str, kind: str, at_end: bool):
 # --- the parser --------------------------------------------------------------------------
 
 
+class _RawlogParser:
+    """The state of one raw log being read, line by line (:func:`parse_rawlog`).
+
+    The layout is a sequence of blocks: the header rule and ids, the training losses, one block
+    per metric whose ``validation ...`` lines each announce a value on the next line, and the
+    indices line. Three steps: :meth:`value` reads an announced value, :meth:`structure` a
+    line of the layout, :meth:`record` checks the end and builds the trial.
+    """
+
+    def __init__(self, path, last: int):
+        self.path, self.last = path, last
+        self.head = {}
+        self.saw_rule = self.saw_indices = self.truncated = False
+        self.skip_indices = self.cut_line = False
+        self.pending = None  # (kind, metric, header line number)
+        self.train = None
+        self.curves: dict[str, dict] = {}
+        self.cur = None
+        self.block_line = None
+
+    def need_ids(self, n, where="before the data blocks"):
+        missing = [k for k in ("task", "init seed", "data order seed") if k not in self.head]
+        if missing:
+            raise ParseError(self.path, n, "expected " + ", ".join(f"'{k}:'" for k in missing)
+                             + f" lines {where}")
+
+    def value(self, line, n, at_end, partial) -> bool:
+        """Read the value a ``validation ...`` or losses line announced; False: stop reading."""
+        kind, name, hn = self.pending
+        self.pending = None
+        try:
+            if kind in ("train", "during"):
+                value = _list_value(line, kind, at_end)
+                if partial or value[1]:
+                    self.truncated = self.cut_line = True
+                if kind == "train":
+                    self.train = value[0]
+                else:
+                    self.curves[name]["steps"], self.curves[name]["values"] = value[0]
+            elif partial:
+                self.truncated = self.cut_line = True  # a cut-off number may be wrong: drop it
+            else:
+                self.curves[name][kind] = _scalar(line)
+        except _Bad as exc:
+            if at_end:
+                self.truncated = self.cut_line = True
+                return False
+            what = {"train": "a list of numbers like [0.69, 0.68]",
+                    "during": "a list of [step, value] pairs like [[0, 0.5], [23, 0.6]]",
+                    }.get(kind, "a number")
+            raise ParseError(self.path, n, f"expected {what} after line {hn}, got {exc}"
+                             ) from None
+        return True
+
+    def structure(self, line, n) -> None:
+        """Read one line of the layout: the rule, an id, a block header or a validation line."""
+        path = self.path
+        if set(line) == {"="}:
+            if self.saw_rule:
+                raise ParseError(path, n, "expected one trial per file, found a second header "
+                                          "line of '='")
+            self.saw_rule = True
+            return
+        if not self.saw_rule:
+            raise ParseError(path, n, "expected a header line of '=' characters (the authors' "
+                                      f"raw log layout), got {line[:60]!r}")
+        m = _VALIDATION.fullmatch(line)
+        if m:
+            name, phase, cur = m.group(1), _PHASE_OF[m.group(2)], self.cur
+            if cur is None or name != cur:
+                raise ParseError(path, n, f"expected 'metric: {name}' before {line!r}" if cur
+                                 is None else f"expected 'validation {cur} ...' lines of metric "
+                                 f"{cur!r} (started line {self.block_line}), got {line[:60]!r}")
+            if self.curves[cur]["seen"].get(phase):
+                raise ParseError(path, n, f"expected one {line!r} line per metric, got a second")
+            self.curves[cur]["seen"][phase] = True
+            self.pending = (phase, cur, n)
+            return
+        key, sep, val = line.partition(":")
+        key, val = key.strip(), val.strip()
+        if line == "final results":
+            return
+        if not sep:
+            raise ParseError(path, n, f"expected one of {_EXPECTED_KEYS}, got {line[:60]!r}")
+        if key in ("task", "init seed", "data order seed", "train_examples_number"):
+            self._id(key, val, n)
+        elif key == _TRAIN and not val:
+            self.need_ids(n)
+            if self.train is not None or "train" in self.head:
+                raise ParseError(path, n, f"expected one '{_TRAIN}:' block, got a second")
+            self.head["train"] = n
+            self.pending = ("train", None, n)
+        elif key == "metric":
+            self.need_ids(n)
+            if not val:
+                raise ParseError(path, n, "expected 'metric: <name>', got no name")
+            if val in self.curves:
+                raise ParseError(path, n, f"expected one block per metric, got a second "
+                                          f"'metric: {val}'")
+            self.cur, self.block_line = val, n
+            self.curves[val] = {"before": None, "steps": np.empty(0, np.int64),
+                                "values": np.empty(0, np.float64), "after": None, "seen": {}}
+        elif key == _INDICES and not val:
+            self.skip_indices = True
+        else:
+            raise ParseError(path, n, f"expected one of {_EXPECTED_KEYS}, got {line[:60]!r}")
+
+    def _id(self, key, val, n):
+        if key in self.head:
+            raise ParseError(self.path, n, f"expected one '{key}:' line, got a second")
+        if key == "task":
+            if not val:
+                raise ParseError(self.path, n, "expected 'task: <name>', got no name")
+            self.head[key] = val
+            return
+        v = _NP_SCALAR.fullmatch(val)
+        v = v.group(1) if v else val
+        if not _INT.fullmatch(v):
+            raise ParseError(self.path, n, f"expected '{key}: <integer>', got {val[:40]!r}")
+        self.head[key] = int(v)
+
+    def record(self, opts) -> TrialRecord:
+        """Check how the file ended and build the trial record."""
+        head = self.head
+        if self.pending is not None or self.skip_indices:
+            self.truncated = True
+        if not self.saw_rule:
+            raise ParseError(self.path, 1, "expected a header line of '=' characters (the "
+                                           "authors' raw log layout), got an empty file")
+        if not all(k in head for k in ("task", "init seed", "data order seed")):
+            self.need_ids(self.last + 1, "identifying the trial; the file ends without them")
+        task = head["task"]
+        curve_objs = {k: Curve(c["before"], c["steps"], c["values"], c["after"])
+                      for k, c in self.curves.items()}
+        metric = headline_metric(task, list(curve_objs), opts, self.path)
+        complete = (self.saw_indices and not self.truncated and self.train is not None
+                    and curve_objs.get(metric) is not None
+                    and all(c.after is not None for c in curve_objs.values()))
+        return TrialRecord(
+            task=task, wi_seed=head["init seed"], do_seed=head["data order seed"],
+            curves=curve_objs,
+            train_loss=self.train if self.train is not None else np.empty(0, np.float64),
+            complete=complete, source=str(self.path), metric=metric,
+            baseline=getattr(opts, "baseline", None),
+            flags=["cut_line"] if self.cut_line else [],
+        )
+
+
 def parse_rawlog(data: bytes, path="<rawlog>", opts=None) -> TrialRecord:
     """Parse the bytes of one raw log.
 
@@ -339,26 +487,12 @@ def parse_rawlog(data: bytes, path="<rawlog>", opts=None) -> TrialRecord:
     last = len(lines) - 1
     while last >= 0 and not lines[last].strip():
         last -= 1
-
-    head = {}
-    saw_rule = saw_indices = truncated = skip_indices = cut_line = False
-    pending = None  # (kind, metric, header line number)
-    train = None
-    curves: dict[str, dict] = {}
-    cur = None
-    block_line = None
-
-    def need_ids(n, where="before the data blocks"):
-        missing = [k for k in ("task", "init seed", "data order seed") if k not in head]
-        if missing:
-            raise ParseError(path, n, "expected " + ", ".join(f"'{k}:'" for k in missing)
-                             + f" lines {where}")
-
+    st = _RawlogParser(path, last)
     for i, raw in enumerate(lines):
         n = i + 1
-        if skip_indices:
+        if st.skip_indices:
             if raw.strip():  # the indices line: skipped, never decoded
-                skip_indices, saw_indices = False, True
+                st.skip_indices, st.saw_indices = False, True
             continue
         if not raw.strip():
             continue
@@ -371,118 +505,15 @@ def parse_rawlog(data: bytes, path="<rawlog>", opts=None) -> TrialRecord:
             continue
         at_end = i == last
         partial = at_end and not ends_nl
-        if pending is not None:
-            kind, name, hn = pending
-            pending = None
-            try:
-                if kind in ("train", "during"):
-                    value = _list_value(line, kind, at_end)
-                    if partial or value[1]:
-                        truncated = cut_line = True
-                    if kind == "train":
-                        train = value[0]
-                    else:
-                        curves[name]["steps"], curves[name]["values"] = value[0]
-                elif partial:
-                    truncated = cut_line = True  # a cut-off number may be wrong: drop it
-                else:
-                    curves[name][kind] = _scalar(line)
-            except _Bad as exc:
-                if at_end:
-                    truncated = cut_line = True
-                    break
-                what = {"train": "a list of numbers like [0.69, 0.68]",
-                        "during": "a list of [step, value] pairs like [[0, 0.5], [23, 0.6]]",
-                        }.get(kind, "a number")
-                raise ParseError(path, n, f"expected {what} after line {hn}, got {exc}"
-                                 ) from None
+        if st.pending is not None:
+            if not st.value(line, n, at_end, partial):
+                break
             continue
         if partial:
-            truncated = cut_line = True
+            st.truncated = st.cut_line = True
             break
-        if set(line) == {"="}:
-            if saw_rule:
-                raise ParseError(path, n, "expected one trial per file, found a second header "
-                                          "line of '='")
-            saw_rule = True
-            continue
-        if not saw_rule:
-            raise ParseError(path, n, "expected a header line of '=' characters (the authors' "
-                                      f"raw log layout), got {line[:60]!r}")
-        m = _VALIDATION.fullmatch(line)
-        if m:
-            name, phase = m.group(1), _PHASE_OF[m.group(2)]
-            if cur is None or name != cur:
-                raise ParseError(path, n, f"expected 'metric: {name}' before {line!r}" if cur
-                                 is None else f"expected 'validation {cur} ...' lines of metric "
-                                 f"{cur!r} (started line {block_line}), got {line[:60]!r}")
-            if curves[cur]["seen"].get(phase):
-                raise ParseError(path, n, f"expected one {line!r} line per metric, got a second")
-            curves[cur]["seen"][phase] = True
-            pending = (phase, cur, n)
-            continue
-        key, sep, val = line.partition(":")
-        key, val = key.strip(), val.strip()
-        if line == "final results":
-            continue
-        if not sep:
-            raise ParseError(path, n, f"expected one of {_EXPECTED_KEYS}, got {line[:60]!r}")
-        if key in ("task", "init seed", "data order seed", "train_examples_number"):
-            if key in head:
-                raise ParseError(path, n, f"expected one '{key}:' line, got a second")
-            if key == "task":
-                if not val:
-                    raise ParseError(path, n, "expected 'task: <name>', got no name")
-                head[key] = val
-            else:
-                v = _NP_SCALAR.fullmatch(val)
-                v = v.group(1) if v else val
-                if not _INT.fullmatch(v):
-                    raise ParseError(path, n, f"expected '{key}: <integer>', got {val[:40]!r}")
-                head[key] = int(v)
-        elif key == _TRAIN and not val:
-            need_ids(n)
-            if train is not None or "train" in head:
-                raise ParseError(path, n, f"expected one '{_TRAIN}:' block, got a second")
-            head["train"] = n
-            pending = ("train", None, n)
-        elif key == "metric":
-            need_ids(n)
-            if not val:
-                raise ParseError(path, n, "expected 'metric: <name>', got no name")
-            if val in curves:
-                raise ParseError(path, n, f"expected one block per metric, got a second "
-                                          f"'metric: {val}'")
-            cur, block_line = val, n
-            curves[cur] = {"before": None, "steps": np.empty(0, np.int64),
-                           "values": np.empty(0, np.float64), "after": None, "seen": {}}
-        elif key == _INDICES and not val:
-            skip_indices = True
-        else:
-            raise ParseError(path, n, f"expected one of {_EXPECTED_KEYS}, got {line[:60]!r}")
-
-    if pending is not None or skip_indices:
-        truncated = True
-    if not saw_rule:
-        raise ParseError(path, 1, "expected a header line of '=' characters (the authors' raw "
-                                  "log layout), got an empty file")
-    if not all(k in head for k in ("task", "init seed", "data order seed")):
-        need_ids(last + 1, "identifying the trial; the file ends without them")
-    task = head["task"]
-    curve_objs = {k: Curve(c["before"], c["steps"], c["values"], c["after"])
-                  for k, c in curves.items()}
-    metric = headline_metric(task, list(curve_objs), opts, path)
-    head_curve = curve_objs.get(metric)
-    complete = (saw_indices and not truncated and train is not None
-                and head_curve is not None
-                and all(c.after is not None for c in curve_objs.values()))
-    return TrialRecord(
-        task=task, wi_seed=head["init seed"], do_seed=head["data order seed"],
-        curves=curve_objs,
-        train_loss=train if train is not None else np.empty(0, np.float64),
-        complete=complete, source=str(path), metric=metric,
-        baseline=getattr(opts, "baseline", None), flags=["cut_line"] if cut_line else [],
-    )
+        st.structure(line, n)
+    return st.record(opts)
 
 
 # --- writing -----------------------------------------------------------------------------

@@ -304,30 +304,10 @@ def simulate_task(task: str, params: ReplicaParams | None = None, *,
     do = np.tile(np.arange(1, N + 1), N)
     T = N * N
 
-    # Seed effects and latent quality (Section 4).
-    r = _rng(key, _EFFECTS)
-    a = p.s_wi * (p.rho * _global_wi()[:N] + np.sqrt(1 - p.rho ** 2) * r.standard_normal(N))
-    a[_GOOD_WI - 1] = p.s_wi * p.good_wi
-    b = p.s_do * r.standard_normal(N)
-    ab = p.s_int * r.standard_normal((N, N))
-    q_late = p.s_late * r.standard_normal(T)        # emerges over training (Figure 5)
-    q_early = (p.mu + a[:, None] + b[None, :] + ab).ravel()
+    q_early, q_late, z = _seed_effects(p, key, N)
     q = q_early + q_late
-    z = (q_early - p.mu) / np.sqrt(p.s_wi ** 2 + p.s_do ** 2 + p.s_int ** 2)
-
-    # Divergence (Figure 2-4): probability from the seed effects; when it happens.
-    r = _rng(key, _DIVERGE)
-    p_div = _sigmoid(p.div_alpha - p.div_beta * z)
-    diverged = r.random(T) < p_div
-    early = r.random(T) < p.div_early
-    e_div = np.where(early, r.uniform(0.15, 1.0, T), r.uniform(1.0, 2.5, T))
-    pre_frac = r.uniform(0.05, 0.5, T)
-
-    # Untrained model (WI only): no skill to speak of, a WI-dependent class bias.
-    r = _rng(key, _BEFORE)
-    d_before = 0.1 * r.standard_normal(N)
-    c_before = p.s_before_bias * r.standard_normal(N)
-    before_loss = np.log(2.0) + 0.02 * c_before ** 2 + 0.005 * r.random(N)
+    diverged, e_div, pre_frac = _divergence(p, key, z)
+    d_before, c_before, before_loss = _untrained(p, key, N)
 
     # Learning curves on the schedule (during) plus the after evaluation.
     steps = np.asarray(info.schedule, dtype=np.int64)
@@ -385,6 +365,41 @@ def simulate_task(task: str, params: ReplicaParams | None = None, *,
         out["train_loss"] = _f32(_train_loss(task, p, do, z, diverged, e_div, tau,
                                              before_loss[wi - 1], H))
     return out
+
+
+def _seed_effects(p: ReplicaParams, key: int, N: int):
+    """Seed effects and latent quality (Section 4): early and late quality, standardized ``z``."""
+    r = _rng(key, _EFFECTS)
+    T = N * N
+    a = p.s_wi * (p.rho * _global_wi()[:N] + np.sqrt(1 - p.rho ** 2) * r.standard_normal(N))
+    a[_GOOD_WI - 1] = p.s_wi * p.good_wi
+    b = p.s_do * r.standard_normal(N)
+    ab = p.s_int * r.standard_normal((N, N))
+    q_late = p.s_late * r.standard_normal(T)        # emerges over training (Figure 5)
+    q_early = (p.mu + a[:, None] + b[None, :] + ab).ravel()
+    z = (q_early - p.mu) / np.sqrt(p.s_wi ** 2 + p.s_do ** 2 + p.s_int ** 2)
+    return q_early, q_late, z
+
+
+def _divergence(p: ReplicaParams, key: int, z: np.ndarray):
+    """Divergence (Figures 2-4): probability from the seed effects; when it happens."""
+    r = _rng(key, _DIVERGE)
+    T = len(z)
+    p_div = _sigmoid(p.div_alpha - p.div_beta * z)
+    diverged = r.random(T) < p_div
+    early = r.random(T) < p.div_early
+    e_div = np.where(early, r.uniform(0.15, 1.0, T), r.uniform(1.0, 2.5, T))
+    pre_frac = r.uniform(0.05, 0.5, T)
+    return diverged, e_div, pre_frac
+
+
+def _untrained(p: ReplicaParams, key: int, N: int):
+    """The untrained model (WI only): no skill to speak of, a WI-dependent class bias."""
+    r = _rng(key, _BEFORE)
+    d_before = 0.1 * r.standard_normal(N)
+    c_before = p.s_before_bias * r.standard_normal(N)
+    before_loss = np.log(2.0) + 0.02 * c_before ** 2 + 0.005 * r.random(N)
+    return d_before, c_before, before_loss
 
 
 def _ou(r: np.random.Generator, n: int, t: np.ndarray, tau: float) -> np.ndarray:
