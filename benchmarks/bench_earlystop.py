@@ -1,4 +1,4 @@
-"""Benchmark of the early-stopping simulator (issue 5) against a per-sample Python loop.
+"""Benchmark of the early-stopping simulator against a per-sample Python loop.
 
 What it measures, all in this one run, on the embedded replica (4 tasks x 4,408 assignments):
 

@@ -1,4 +1,4 @@
-"""Benchmark seedstats.stats.expected_max against the issue's targets (issue 4, part 1).
+"""Benchmark seedstats.stats.expected_max against its targets.
 
 Targets: the whole curve n = 1..N at N = 5,000 in <= 0.1 s; one n at N = 1,000,000 in <= 0.5 s;
 10,000 bootstrap resamples at N = 625 in <= 1 s. Every timing is the median of several runs

@@ -1,6 +1,6 @@
 """Benchmark: ``seedstats figures --all`` on the embedded replica, cold and warm cache.
 
-Targets (issue 6): with the early-stopping cache cold, at most 90 s on 2 cores; warm, at most
+Targets: with the early-stopping cache cold, at most 90 s on 2 cores; warm, at most
 30 s; peak memory at most 2 GB.
 
 Each run is the command line in a fresh Python process (``python -m seedstats figures --all

@@ -1,4 +1,4 @@
-"""Benchmark: ingest of the 2,100 trials of Dodge et al. (2020) at the paper's size (issue 2).
+"""Benchmark: ingest of the 2,100 trials of Dodge et al. (2020) at the paper's size.
 
 Generates 2,100 raw logs of the paper's size (Table 2 schedules: mrpc 625 trials x 690
 loss steps, rte 625 x 468, cola 625 x 1,605, sst 225 x 12,630; dense-early "during"

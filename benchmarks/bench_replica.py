@@ -1,4 +1,4 @@
-"""Benchmark of the synthetic replica (issue 3): build time and cached-load time.
+"""Benchmark of the synthetic replica: build time and cached-load time.
 
 Usage::
 
@@ -11,7 +11,7 @@ Prints, each as the median of ``--repeat`` runs:
   records into tables, which the build includes), measured in the same run;
 * ``cached load``: ``seedstats.load()`` with the cache warm, against the baseline
   ``first use`` (build and write the cache), measured once in the same run;
-* with ``--rawlog``: writing the 2,100 raw logs and ingesting them (issue target:
+* with ``--rawlog``: writing the 2,100 raw logs and ingesting them (target:
   ingest at most 30 s), measured once.
 
 The cache goes to a temporary directory (``SEEDSTATS_CACHE``), never the user's.

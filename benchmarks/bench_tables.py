@@ -1,4 +1,4 @@
-"""Benchmark ``seedstats tables`` on the replica (issue 4, part 5).
+"""Benchmark ``seedstats tables`` on the replica.
 
 Target: all tables, including the 10,000-permutation tests for every task (Table 4: WI and DO
 of four tasks; the cross-task global-seed test), in at most 10 s on the replica; memory at most

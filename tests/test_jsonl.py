@@ -1,4 +1,4 @@
-"""seedstats' JSON Lines log: LogWriter, reader, incomplete runs, errors, round trips (issue 2)."""
+"""seedstats' JSON Lines log: LogWriter, reader, incomplete runs, errors, round trips."""
 
 import io
 import json

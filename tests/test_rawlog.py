@@ -1,4 +1,4 @@
-"""The authors' raw text logs: parsing, timestamps, truncation, errors, round trips (issue 2)."""
+"""The authors' raw text logs: parsing, timestamps, truncation, errors, round trips."""
 
 import ast
 import re

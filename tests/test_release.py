@@ -1,4 +1,4 @@
-"""The released pickle: restricted unpickler, layout variants, errors, round trips (issue 2).
+"""The released pickle: restricted unpickler, layout variants, errors, round trips.
 
 Also holds two helpers the other loader tests import: ``make_dataset`` (a small
 generated dataset with a NaN and an incomplete trial) and ``canonical`` (tables in a

@@ -1,4 +1,4 @@
-"""The calibrated synthetic replica (issue 3).
+"""The calibrated synthetic replica.
 
 Every calibration target of ``data/replica_targets.csv`` is recomputed here from the
 tables alone, with plain numpy/pandas/scipy (never with seedstats' own statistics), and
