@@ -52,7 +52,7 @@ def main(argv=None) -> None:
         t_build, ds = _time(replica.build_replica, args.repeat)
         records = []
         for task in schema.TASKS:
-            records += replica._records(task, replica.simulate_task(task))
+            records += replica.trial_records(task, replica.simulate_task(task))
         t_tables, _ = _time(lambda: build_tables(records), args.repeat)
         del records
         print(f"replica build ({len(ds.trials)} trials, {len(ds.train_loss):,} loss steps): "

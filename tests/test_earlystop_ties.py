@@ -76,3 +76,14 @@ def test_monte_carlo_without_replacement_breaks_ties_at_random_too():
     mi, _ = expected_best_mc(c, a, samples=30_000, rng=2, replace=False, ties="index")
     exi = expected_best_exact(c, a, replace=False, ties="index")
     assert np.all(np.abs(mi - exi) < 4.5 * se + 1e-9) and np.abs(exi - ex).max() > 1e-4
+
+
+def test_monte_carlo_standard_error_matches_the_spread_over_seeds():
+    # samples of a block share a tie order: the batch-means SE must still be the real spread
+    c = grid_pool(30, 6, 6, levels=5)
+    a = pd.DataFrame({"t": [12, 6], "p": [2, 1], "k": [1, 2]})
+    runs = [expected_best_mc(c, a, samples=4000, rng=s) for s in range(40)]
+    means = np.array([m for m, _ in runs])
+    ses = np.array([se for _, se in runs])
+    ratio = means.std(axis=0, ddof=1) / ses.mean(axis=0)
+    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio

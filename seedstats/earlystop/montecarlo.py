@@ -27,16 +27,16 @@ Seeding
     global NumPy random state is never used.
 
 Random ties (the default)
-    Trials with equal partial scores are ordered at random afresh in every sample. On the fast
-    path the drawn ranks are slots of a group of equal partial scores; the trial in each slot is
-    a uniformly random permutation of the group, so the distinct slots of one group, in order,
-    hold a uniform random sequence without replacement of its trials. Only the running maximum
-    of the final-score levels matters, and given the group's running maximum ``M`` after ``c``
-    distinct slots the next slot's trial is uniform among the ``n - c`` others: it stays at or
-    below ``M`` with probability ``(#<=M - c) / (n - c)`` or is one of the group's trials above
-    ``M``, each equally likely. One uniform per drawn rank (its own stream,
-    ``spawn_key=(tag, t, 1)``) makes that step. With explicit draws (the other schemes) every
-    drawn trial gets a uniform key that orders it within its group.
+    Trials with equal partial scores are ordered at random, as the authors' rule. On the fast
+    path the samples are split into :data:`TIE_BLOCKS` consecutive blocks and each block gets its
+    own uniformly random order within every group of equal partial scores (its own stream,
+    ``spawn_key=(tag, t, 1)``); a sample then looks its drawn ranks up in its block's order, at
+    the cost of the fixed-order rule. Each sample's tie order is uniformly random and
+    independent of its draws, so the estimate is unbiased for the random-tie rule; samples of a
+    block share their order, so the standard error is the batch-means one (the SD of the block
+    means over the square root of the number of blocks), not ``sd / sqrt(samples)``. With
+    explicit draws (the other schemes) every drawn trial gets its own uniform key instead, which
+    orders it within its group (the per-sample rule; the plain standard error).
 
 Standard errors
     ``se = sd(results) / sqrt(samples)`` per assignment. Estimates that share ``t`` share their
@@ -97,7 +97,7 @@ class _Ctx:
         self.rankpos = {}
         self.ties = ties
         self._flev = flev.astype(ldt)
-        self.groups = {}  # per k, with random ties: group start/size per rank, sorted levels
+
 
     def for_k(self, k):
         if k not in self.order:
@@ -109,29 +109,11 @@ class _Ctx:
             rp = np.empty(self.N, dtype=np.int64)
             rp[o] = np.arange(self.N)
             self.rankpos[k] = rp
-            if self.ties == "random":
-                self.groups[k] = _tie_groups(self.S[k], self.G[k])
         return self.G[k], self.S[k]
 
 
-def _tie_groups(S, G):
-    """Per rank: the start and size of its group of equal partial scores; the levels sorted
-    within each group; and per sorted position, the end of its run of equal levels (relative
-    to the group start): the count of the group's levels at or below it."""
-    N = len(S)
-    starts = np.flatnonzero(np.r_[True, S[1:] != S[:-1]])
-    sizes = np.diff(np.r_[starts, N])
-    gid = np.repeat(np.arange(len(starts)), sizes)
-    gstart = starts[gid]
-    gsize = sizes[gid]
-    o = np.lexsort((G, gid))
-    Gs = G[o]
-    # end of each run of equal (group, level), relative to the group start
-    new_run = np.r_[True, (gid[1:] != gid[:-1]) | (Gs[1:] != Gs[:-1])]
-    run_id = np.cumsum(new_run) - 1
-    run_end = np.r_[np.flatnonzero(new_run)[1:], N]
-    ub = run_end[run_id] - gstart
-    return gstart, gsize, Gs, ub
+#: Blocks of samples that share one random tie order on the fast path (module docstring).
+TIE_BLOCKS = 128
 
 
 def _tie_stream(seed, sampling, t):
@@ -140,40 +122,28 @@ def _tie_stream(seed, sampling, t):
     return np.random.Generator(np.random.PCG64(ss))
 
 
-def _random_tie_levels(groups, pos_k, U):
-    """Running maximum of the final-score levels over the first ``m + 1`` drawn ranks, with a
-    random order within each group of equal partial scores (module docstring): (rows, S)."""
-    gstart, gsize, Gs, ub = groups
-    rows, S = pos_k.shape
-    out = np.empty((rows, S), dtype=np.int64)
-    c = np.zeros(S, dtype=np.int64)
-    hi = np.zeros(S, dtype=np.int64)
-    M = np.full(S, -1, dtype=np.int64)
-    R = np.full(S, -1, dtype=np.int64)
-    a_prev = pos_prev = None
-    for m in range(rows):
-        pos = pos_k[m]
-        a, n = gstart[pos], gsize[pos]
-        if m == 0:
-            distinct = np.ones(S, dtype=bool)
-        else:
-            new = a != a_prev
-            c[new] = 0
-            hi[new] = 0
-            M[new] = -1
-            distinct = new | (pos != pos_prev)
-        q = U[m] * (n - c)
-        low = hi - c                       # undrawn trials of the group at or below M
-        jump = distinct & (q >= low)
-        j = np.minimum(hi + np.floor(q - low).astype(np.int64), n - 1)
-        at = np.where(jump, a + j, 0)
-        M = np.where(jump, Gs[at], M)
-        hi = np.where(jump, ub[at], hi)
-        c += distinct
-        np.maximum(R, M, out=R)
-        out[m] = R
-        a_prev, pos_prev = a, pos
-    return out
+def _n_blocks(S):
+    return min(int(S), TIE_BLOCKS)
+
+
+def _block_ids(S):
+    """The block of each sample: ``TIE_BLOCKS`` consecutive, near-equal ranges."""
+    return np.arange(S) * _n_blocks(S) // S
+
+
+def _tie_orders(G, Sk, keys):
+    """Levels at each rank under each block's random order within equal partial scores:
+    (blocks, N), flattened."""
+    gid = np.cumsum(np.r_[False, Sk[1:] != Sk[:-1]])        # group of each rank, increasing
+    order = np.argsort(gid[None, :] + keys, axis=1)          # by group, then at random
+    return G[order].ravel()
+
+
+def _moments_blocks(vals, blocks, nb):
+    """Mean, and the SD that gives the batch-means standard error as ``sd / sqrt(samples)``."""
+    S = len(vals)
+    means = np.bincount(blocks, weights=vals, minlength=nb) / np.bincount(blocks, minlength=nb)
+    return float(vals.mean()), float(means.std(ddof=1) * np.sqrt(S / nb)) if nb > 1 else np.nan
 
 
 def _renyi_survival(rng, t, rows, S):
@@ -250,14 +220,15 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
     else:
         idx = draw_trials(stream(seed, sampling, t), _CsView(ctx), t, S, sampling, grid)
         per_k = idx
+    blocks = None
     if ctx.ties == "random":
-        rows = _rows_needed(reqs)
         gen = _tie_stream(seed, sampling, t)
-        if per_k is None:
-            U = np.empty((rows, S))
-            for m in range(rows):
-                gen.random(out=U[m])
-        else:
+        if per_k is None:  # one random order per block of samples (module docstring)
+            nb = _n_blocks(S)
+            keys = gen.random((nb, ctx.N))
+            blocks = _block_ids(S)
+            offset = blocks * ctx.N
+        else:              # one key per drawn trial
             keys = gen.random(per_k.shape)
     for k in sorted(by_k):
         G, Sk = ctx.for_k(k)
@@ -266,7 +237,7 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
         runmax = None
         if per_k is not None and ctx.ties == "random":
             rp = ctx.rankpos[k][per_k]
-            gs = ctx.groups[k][0][rp]
+            gs = np.cumsum(np.r_[False, Sk[1:] != Sk[:-1]])[rp]  # group of each draw
             o = np.argsort(gs + keys, axis=1)[:, :pmax]        # by group, then at random
             pos_k = np.ascontiguousarray(np.take_along_axis(rp, o, axis=1).T)
             lev = ctx._flev[np.take_along_axis(per_k, o, axis=1)].T.astype(np.int64)
@@ -276,8 +247,10 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
             pos_k = np.ascontiguousarray(rp[:, :pmax].T)
         else:
             pos_k = pos
-            if ctx.ties == "random" and k < K:
-                runmax = _random_tie_levels(ctx.groups[k], pos_k[:pmax], U)
+        first, Gp = pos_k[0], G             # the best-ranked draw: its group decides p = 0
+        if blocks is not None and k < K:
+            Gp = _tie_orders(G, Sk, keys)   # the levels of each block's order, flattened
+            pos_k = pos[:pmax] + offset[None, :]
         lv = None
         buf = None
         done = 0
@@ -285,10 +258,10 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
             if k == K or p == 0:
                 # baseline (rank by final score) and p = 0: the best-ranked draw decides
                 if k < K:
-                    vals = Sk[pos_k[0]]
+                    vals = Sk[first]
                     out[row] = _moments(vals)
                 else:
-                    lv0 = np.take(G, pos_k[0])
+                    lv0 = np.take(G, first)
                     out[row] = _moments_levels(lv0, ctx.uF)
                     vals = ctx.uF[lv0] if keep else None
             elif runmax is not None:
@@ -297,15 +270,19 @@ def _simulate_t(ctx, t, reqs, S, seed, sampling, grid, keep, W=None):
                 vals = ctx.uF[lv] if keep else None
             else:
                 if lv is None:
-                    lv = np.take(G, pos_k[0])
+                    lv = np.take(Gp, pos_k[0])
                     buf = np.empty_like(lv)
                     done = 1
                 while done < p:
-                    np.take(G, pos_k[done], out=buf)
+                    np.take(Gp, pos_k[done], out=buf)
                     np.maximum(lv, buf, out=lv)
                     done += 1
-                out[row] = _moments_levels(lv, ctx.uF)
-                vals = ctx.uF[lv] if keep else None
+                if blocks is not None:
+                    vals = ctx.uF[lv]
+                    out[row] = _moments_blocks(vals, blocks, nb)
+                else:
+                    out[row] = _moments_levels(lv, ctx.uF)
+                    vals = ctx.uF[lv] if keep else None
             if keep:
                 kept[row] = vals.copy()
     return out, kept
@@ -567,8 +544,20 @@ def paired_difference(curves, a, b, *, samples: int = 50_000, rng=0,
     for t, reqs in groups.items():
         kept.update(_simulate_t(ctx, t, reqs, int(samples), seed, sampling, grid, True)[1])
     va, vb = kept[0], kept[1]
+    S = int(samples)
+    if ties == "random" and sampling == "with_replacement":  # batch means (module docstring)
+        blocks, nb = _block_ids(S), _n_blocks(S)
+        if int(a[0]) == int(b[0]):
+            return _diff(*_moments_blocks(va - vb, blocks, nb), S)
+        ma, sa = _moments_blocks(va, blocks, nb)
+        mb, sb = _moments_blocks(vb, blocks, nb)
+        return float(ma - mb), float(np.sqrt((sa ** 2 + sb ** 2) / S))
     if int(a[0]) == int(b[0]):
         d = va - vb
-        return float(d.mean()), float(d.std(ddof=1) / np.sqrt(samples))
-    se = np.sqrt(va.var(ddof=1) / samples + vb.var(ddof=1) / samples)
+        return float(d.mean()), float(d.std(ddof=1) / np.sqrt(S))
+    se = np.sqrt(va.var(ddof=1) / S + vb.var(ddof=1) / S)
     return float(va.mean() - vb.mean()), float(se)
+
+
+def _diff(mean, sd, samples):
+    return float(mean), float(sd / np.sqrt(samples))

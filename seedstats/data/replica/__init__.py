@@ -16,7 +16,8 @@ from seedstats.data.replica.model import (
                                           build_replica,
                                           confusion_metrics,
                                           simulate_task,
+                                          trial_records,
 )
 
 __all__ = ["REPLICA_VERSION", "ROOT_SEED", "CLASS_COUNTS", "ReplicaParams", "PARAMS",
-           "confusion_metrics", "simulate_task", "build_replica", "replica_path"]
+           "confusion_metrics", "simulate_task", "trial_records", "build_replica", "replica_path"]

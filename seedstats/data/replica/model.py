@@ -45,6 +45,7 @@ __all__ = [
     "PARAMS",
     "confusion_metrics",
     "simulate_task",
+    "trial_records",
     "build_replica",
 ]
 
@@ -436,7 +437,8 @@ def _train_loss(task, p, do, z, diverged, e_div, tau, l0, H) -> np.ndarray:
     return mean * np.exp(sigma * noise - sigma ** 2 / 2)
 
 
-def _records(task: str, sim: dict) -> list:
+def trial_records(task: str, sim: dict) -> list:
+    """The trial records of one simulated task (:func:`simulate_task`), as the tables need."""
     info = schema.task_info(task)
     steps = sim["steps"]
     recs = []
@@ -484,6 +486,6 @@ def build_replica():
     """
     records = []
     for task in schema.TASKS:
-        records += _records(task, simulate_task(task))
+        records += trial_records(task, simulate_task(task))
     trials, evals, train_loss = build_tables(records)
     return Dataset(trials, evals, train_loss, _meta())
