@@ -52,7 +52,6 @@ from seedstats.data.formats.sweeps import (
     find_first,
     guarded,
     infer_steps_per_epoch,
-    split_keys,
     walk_files,
 )
 from seedstats.errors import ParseError
@@ -150,9 +149,7 @@ def read_run(run_dir: Path, state_file: Path, res: Resolver):
     series, end_order, end_step = _series(state["log_history"], state_file)
     ident = res.identity(run_dir, run_dir=run_dir, trial_params=state.get("trial_params"),
                          task_hint=_task_hint(run_dir, state_file))
-    _, names = split_keys(series, res.opts.metric or ident.sidecar.get("metric"), state_file)
-    evals = {name: series[k] for k, name in names.items()}
-    metric, baseline = res.headline(ident, evals, state_file)
+    evals, metric, baseline = res.validation(ident, series, state_file)
     gstep = state.get("global_step")
     if gstep is not None and _integer(gstep) is None:
         raise ParseError(state_file, None, f"expected an integer 'global_step', got {gstep!r}")

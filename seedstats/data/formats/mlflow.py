@@ -43,15 +43,14 @@ import pandas as pd
 
 from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
 from seedstats.data.formats.sweeps import (
-    END_KEY,
     Resolver,
     Series,
     assemble,
+    end_of_training,
     find_first,
     guarded,
     infer_steps_per_epoch,
     max_step,
-    split_keys,
     walk_files,
 )
 from seedstats.errors import ParseError
@@ -131,14 +130,8 @@ def _task_hint(params: dict):
 def _record(res: Resolver, *, source, run_dir, name, params, status, series):
     ident = res.identity(Path(source), run_dir=run_dir, name=name, config=params,
                          task_hint=_task_hint(params))
-    _, names = split_keys(series, res.opts.metric or ident.sidecar.get("metric"), source)
-    evals = {nm: series[k] for k, nm in names.items()}
-    metric, baseline = res.headline(ident, evals, source)
-    end = series.get(END_KEY)
-    end_order = n_steps = None
-    if end is not None and len(end.g):
-        i = int(np.argmax(end.order))
-        end_order, n_steps = float(end.order[i]), int(end.g[i])
+    evals, metric, baseline = res.validation(ident, series, source)
+    end_order, n_steps = end_of_training(series)
     complete = end_order is not None or status == "FINISHED"
     if n_steps is None and complete:
         n_steps = max_step(series)

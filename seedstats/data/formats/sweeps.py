@@ -72,6 +72,7 @@ from seedstats.errors import DataError, ParseError, SeedstatsError
 __all__ = [
     "SIDECAR",
     "END_KEY",
+    "end_of_training",
     "METRIC_ALIASES",
     "Identity",
     "Series",
@@ -390,6 +391,13 @@ class Resolver:
         return Identity(normalize_task(task), seeds["wi_seed"], seeds["do_seed"], seeds["seed"],
                         origin, side)
 
+    def validation(self, ident: Identity, series: dict, source):
+        """The validation series of a run (:func:`split_keys`), its headline metric and
+        baseline (:meth:`headline`): ``(evals, metric, baseline)``."""
+        _, names = split_keys(series, self.opts.metric or ident.sidecar.get("metric"), source)
+        evals = {name: series[k] for k, name in names.items()}
+        return (evals, *self.headline(ident, evals, source))
+
     def headline(self, ident: Identity, names, source) -> tuple[str | None, float | None]:
         """Headline metric and majority baseline of a run whose metrics are ``names``.
 
@@ -533,6 +541,15 @@ def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
             if name and name not in _NOT_METRICS:
                 names[k] = name
     return prefix, names
+
+
+def end_of_training(series: dict) -> tuple[float | None, int | None]:
+    """Order and step of the Trainer's end-of-training record (:data:`END_KEY`), or Nones."""
+    end = series.get(END_KEY)
+    if end is None or not len(end.g):
+        return None, None
+    i = int(np.argmax(end.order))
+    return float(end.order[i]), int(end.g[i])
 
 
 def max_step(series: dict) -> int | None:

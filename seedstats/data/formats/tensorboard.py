@@ -47,16 +47,15 @@ import numpy as np
 
 from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
 from seedstats.data.formats.sweeps import (
-    END_KEY,
     Resolver,
     Series,
     assemble,
+    end_of_training,
     find_first,
     guarded,
     hf_key,
     infer_steps_per_epoch,
     max_step,
-    split_keys,
     walk_files,
 )
 from seedstats.errors import DataError, ParseError
@@ -237,14 +236,9 @@ def read_run(run_dir: Path, files: list[Path], res: Resolver):
     model_config = _json_or_none(texts.get("model_config")) or {}
     ident = res.identity(run_dir, run_dir=run_dir, config=args,
                          task_hint=model_config.get("finetuning_task"))
-    _, names = split_keys(series, res.opts.metric or ident.sidecar.get("metric"), run_dir)
-    evals = {name: series[k] for k, name in names.items()}
-    metric, baseline = res.headline(ident, evals, run_dir)
-    end = series.get(END_KEY)
-    end_order = n_steps = None
-    if end is not None and len(end.g):
-        i = int(np.argmax(end.order))
-        end_order, n_steps = float(end.order[i]), int(end.g[i])
+    evals, metric, baseline = res.validation(ident, series, run_dir)
+    end_order, n_steps = end_of_training(series)
+    if end_order is not None:
         complete = True
     elif args is not None or "epoch" in series:
         complete = False

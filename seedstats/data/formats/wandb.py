@@ -57,7 +57,6 @@ from seedstats.data.formats.sweeps import (
     guarded,
     hf_key,
     infer_steps_per_epoch,
-    split_keys,
     walk_files,
 )
 from seedstats.errors import ParseError
@@ -240,9 +239,7 @@ def _one_run(cols: dict, *, source, run_dir, name, config, summary, step_col, re
         logged[col] = ok
         if ok.any():
             series[hf_key(col)] = Series.of(g_all[ok].astype(np.int64), vals[ok], order[ok])
-    _, names = split_keys(series, res.opts.metric or ident.sidecar.get("metric"), source)
-    evals = {nm: series[k] for k, nm in names.items()}
-    metric, baseline = res.headline(ident, evals, source)
+    evals, metric, baseline = res.validation(ident, series, source)
     # end-of-training row: train/train_runtime, or a row that logged train/epoch and nothing else
     end_rows = logged.get("train/" + END_KEY, np.zeros(n, bool)).copy()
     if "train/epoch" in logged:
