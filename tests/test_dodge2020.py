@@ -176,3 +176,22 @@ def test_readme_paragraph_is_the_computed_one(ds):
     text = what_the_numbers_say(tables["seed_effects"])
     assert text in " ".join(readme.split()), "regenerate with `seedstats tables --data dodge2020`"
     assert json.loads(json.dumps(ds.meta))["digitized"] is True
+
+
+def test_bad_score_choices_end_in_one_line(tmp_path):
+    from seedstats.data import score_column
+    from seedstats.errors import DataError
+
+    with pytest.raises(DataError, match="score: expected one of paper, final, got 'best'"):
+        score_column("best")
+    with pytest.raises(DataError, match="score: expected one of paper, final"):
+        table3(seedstats.load("dodge2020").trials, score="after")
+    res = subprocess.run([sys.executable, "-m", "seedstats", "tables", "--data", "dodge2020",
+                          "--score", "best"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "seedstats tables: error: score: expected one of paper, final, got 'best'"]
+    assert "Traceback" not in res.stderr
+    res = subprocess.run([sys.executable, "-m", "seedstats", "info", "--data", "dodge2021"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "seedstats info: error: --data dodge2021: no such directory"]

@@ -87,3 +87,19 @@ def test_monte_carlo_standard_error_matches_the_spread_over_seeds():
     ses = np.array([se for _, se in runs])
     ratio = means.std(axis=0, ddof=1) / ses.mean(axis=0)
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+
+
+def test_bad_switches_end_in_one_clear_error():
+    from seedstats.earlystop.sampling import scheme
+
+    with pytest.raises(TypeError, match="replace must be True or False"):
+        scheme("yes")
+    with pytest.raises(ValueError, match="pool='fixed_wi' draws distinct seeds: give "
+                                         "replace=False"):
+        scheme(True, "fixed_wi")
+    with pytest.raises(ValueError, match="ties: expected one of random, index"):
+        expected_best_exact(grid_pool(5, 3), A[A.t <= 5], ties="coin")
+    with pytest.raises(ValueError, match="ties: successive halving breaks ties by one of index"):
+        from seedstats.earlystop import successive_halving
+
+        successive_halving(grid_pool(5, 3), 4, [1], [1], samples=10, ties="random")

@@ -578,3 +578,15 @@ def test_top_level_import_is_this_function():
 
     assert seedstats.expected_max is expected_max
     assert module.__all__ == ["expected_max", "expected_max_curve"]
+
+
+def test_array_of_budgets_is_checked_like_one_budget():
+    x = [0.5, 0.7, 0.6]
+    np.testing.assert_array_equal(expected_max(x, [2, 1, 2]),
+                                  [expected_max(x, 2), expected_max(x, 1), expected_max(x, 2)])
+    with pytest.raises(ValueError, match="n must be at least 1; got n=0"):
+        expected_max(x, [1, 0])
+    with pytest.raises(ValueError, match="n must be at most the number of scores"):
+        expected_max(x, np.array([1, 4]), replace=False)
+    with pytest.raises(TypeError, match="n must contain integers"):
+        expected_max(x, [1.5, 2.0])

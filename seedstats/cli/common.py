@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from seedstats.data import SCORES, load
-
 __all__ = ["UsageError", "add_data_arg", "add_score_arg", "load_data", "banner"]
 
 
@@ -19,14 +17,17 @@ def add_data_arg(sp) -> None:
 
 
 def add_score_arg(sp) -> None:
-    """Add ``--score paper|final`` to the sub-command parser ``sp``."""
-    sp.add_argument("--score", choices=list(SCORES), default="paper",
+    """Add ``--score paper|final`` to the sub-command parser ``sp`` (checked by the library,
+    :func:`seedstats.data.score_column`, so that parsing imports nothing heavy)."""
+    sp.add_argument("--score", default="paper", metavar="paper|final",
                     help="per-trial score of the seed analyses: the paper's (best on the "
                          "regular evaluation grid; default) or the final one")
 
 
 def load_data(args):
     """The dataset ``--data`` names (the embedded replica by default)."""
+    from seedstats.data import load  # pandas: loaded when a command runs, not to parse
+
     return load(args.data)
 
 

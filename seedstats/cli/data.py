@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from seedstats.cli.common import UsageError, add_data_arg, banner, load_data
-from seedstats.data import EMBEDDED, IngestOptions, export, ingest, load, summarize
 
 __all__ = ["register", "cmd_ingest", "cmd_info", "cmd_replica"]
 
 
 def cmd_ingest(args) -> int:
+    from seedstats.data import IngestOptions, ingest
+
     mapping = {}
     for item in args.map or []:
         for pair in item.split(","):
@@ -28,6 +29,8 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from seedstats.data import EMBEDDED, summarize
+
     ds = load_data(args)
     print(banner(ds))
     print(summarize(ds).to_string())
@@ -37,6 +40,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_replica(args) -> int:
+    from seedstats.data import export, load
+
     out = export(load(), args.out, format=args.format)
     print(f"wrote {out} (synthetic replica, format {args.format})")
     return 0

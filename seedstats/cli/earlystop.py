@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 
 from seedstats.cli.common import add_data_arg, banner, load_data
-from seedstats.data import store
-from seedstats.earlystop import budget_search_tasks
 from seedstats.errors import SeedstatsError
 
 __all__ = ["register", "cmd_earlystop", "ProgressBar", "write_tables"]
@@ -62,6 +60,8 @@ def write_tables(out, assignments, best) -> list[Path]:
     list of Path
         ``assignments.parquet``, ``assignments.csv``, ``best.parquet``, ``best.csv``.
     """
+    from seedstats.data import store
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -87,6 +87,8 @@ _FORMAT = {"f": "{:.3f}".format, "expected": "{:.5f}".format, "se": "{:.1e}".for
 
 def cmd_earlystop(args) -> int:
     """Run ``seedstats earlystop``; returns the exit status (0)."""
+    from seedstats.earlystop import budget_search_tasks
+
     ds = load_data(args)
     print(banner(ds))
     tasks = list(args.task) if getattr(args, "task", None) else list(ds.tasks)

@@ -14,8 +14,10 @@ __all__ = ["register", "cmd_tables", "cmd_figures"]
 
 
 def cmd_tables(args) -> int:
+    from seedstats.data import score_column
     from seedstats.figures.tables import write_tables
 
+    score_column(args.score)  # a bad choice ends here, before anything is read or written
     ds = load_data(args)
     print(banner(ds))
     for path, text in write_tables(ds, args.out, score=args.score):
@@ -25,6 +27,7 @@ def cmd_tables(args) -> int:
 
 
 def cmd_figures(args) -> int:
+    from seedstats.data import score_column
     from seedstats.figures import registry
 
     if args.list:
@@ -38,6 +41,7 @@ def cmd_figures(args) -> int:
     if unknown:
         raise UsageError(f"unknown figure {', '.join(unknown)}; "
                          f"`seedstats figures --list` shows {', '.join(registry.FIGURES)}")
+    score_column(args.score)  # a bad choice ends here, before anything is read or written
     ds = load_data(args)
     print(banner(ds))
     failed = registry.make_all(ds, names, out=args.out, fmt=args.format, echo=print,

@@ -14,7 +14,7 @@ module that names every format), :mod:`~seedstats.data.digitized` (the real ``do
 scores) and :mod:`~seedstats.data.embedded` (:func:`load`, by path or name).
 """
 
-from seedstats.data.dataset import SCORES, Dataset, eval_matrix, score_column, score_grid
+from seedstats.data.dataset import Dataset, eval_matrix, score_column, score_grid
 from seedstats.data.embedded import EMBEDDED, load
 from seedstats.data.formats.base import IngestOptions, ReadResult
 from seedstats.data.info import summarize
@@ -27,7 +27,7 @@ from seedstats.data.ingest import (
     ingest,
 )
 from seedstats.data.records import Curve, TrialRecord, build_tables
-from seedstats.data.schema import TASKS, TaskInfo, task_info, trial_id
+from seedstats.data.schema import SCORES, TASKS, TaskInfo, task_info, trial_id
 
 __all__ = [
     "load", "ingest", "export", "Dataset", "TASKS", "EMBEDDED",

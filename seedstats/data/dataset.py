@@ -12,11 +12,7 @@ from seedstats.errors import DataError
 
 __all__ = ["Dataset", "SCORES", "score_column", "score_grid", "eval_matrix"]
 
-#: The per-trial scores of the seed analyses -> the ``trials`` column that holds it. ``"paper"``:
-#: the best validation score on the task's regular evaluation grid, as Dodge et al. (2020)
-#: compute Tables 3 and 4 and Figures 2, 3 and 8 (the default everywhere); ``"final"``: the
-#: score after training.
-SCORES = {"paper": "score", "final": "after"}
+SCORES = schema.SCORES
 
 
 def score_column(score: str) -> str:

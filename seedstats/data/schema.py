@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SCORES",
     "TaskInfo",
     "TASKS",
     "TABLES",
@@ -33,6 +34,12 @@ __all__ = [
     "trial_id",
     "is_failed",
 ]
+
+#: The per-trial scores of the seed analyses -> the ``trials`` column that holds it. ``"paper"``:
+#: the best validation score on the task's regular evaluation grid, as Dodge et al. (2020)
+#: compute Tables 3 and 4 and Figures 2, 3 and 8 (the default everywhere); ``"final"``: the
+#: score after training.
+SCORES = {"paper": "score", "final": "after"}
 
 #: Version of the on-disk layout; bumped whenever a column or a dtype changes. Version 2 added
 #: the trials' ``score`` (the paper's score); datasets of version 1 are upgraded on reading.
