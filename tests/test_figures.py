@@ -557,3 +557,53 @@ def test_the_command_line_makes_the_others_and_exits_1_with_one_line(tmp_path, c
     (line,) = [x for x in out.out.splitlines() if x.startswith("fig2:")]
     assert "needs a WI x DO seed grid" in line
     assert "Traceback" not in out.err
+
+
+def test_make_all_in_processes_writes_the_same_bytes_in_the_same_order(ds, es_cache, tmp_path):
+    # the figures that share the early-stopping search, and a failing one, in parallel
+    names = ["fig2", "fig6", "fig7", "halving", "fig8"]
+    out, progress = {}, {}
+    for jobs in (1, 3):
+        lines, err = [], io.StringIO()
+        failed = make_all(ds, names, out=tmp_path / str(jobs), echo=lines.append,
+                          progress=err, jobs=jobs)
+        assert failed == []
+        out[jobs], progress[jobs] = lines, err.getvalue().splitlines()
+    # every progress line comes back to the caller's stream (in the order they finished)
+    assert sorted(x.split(" (")[0] for x in progress[3]) == sorted(
+        x.split(" (")[0] for x in progress[1])
+    assert [x.replace("/3/", "/1/") for x in out[3]] == out[1]   # echo order is the names'
+    for name in [*names, "index"]:
+        ext = "md" if name == "index" else "png"
+        a = (tmp_path / "1" / f"{name}.{ext}").read_bytes()
+        b = (tmp_path / "3" / f"{name}.{ext}").read_bytes()
+        assert a == b, name
+    assert not [p for p in (tmp_path / "3").iterdir() if p.name.startswith(".")]
+    with pytest.raises(ValueError, match="jobs: expected an integer >= 1"):
+        make_all(ds, ["fig2"], out=tmp_path, jobs=0)
+
+
+def test_build_order_puts_the_searches_first():
+    from seedstats.figures.registry import build_order
+
+    assert build_order(["fig1", "fig6", "tables", "halving"]) == [
+        "halving", "fig6", "fig1", "tables"]
+    assert build_order(["fig2", "tables"]) == ["fig2", "tables"]
+
+
+def test_a_crash_while_saving_leaves_the_old_file(ds, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    make_all(ds, ["fig4"], out=tmp_path, echo=lambda *a: None, progress=io.StringIO())
+    before = (tmp_path / "fig4.png").read_bytes()
+
+    def crash(self, fname, *args, **kwargs):
+        with open(fname, "wb") as fh:
+            fh.write(b"half a PNG")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", crash)
+    with pytest.raises(KeyboardInterrupt):
+        make_all(ds, ["fig4"], out=tmp_path, echo=lambda *a: None, progress=io.StringIO())
+    assert (tmp_path / "fig4.png").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig4.png", "index.md"]

@@ -36,6 +36,11 @@ def _imports(mod: str):
     """(target module, imported names, at module level) for every ``seedstats`` import."""
     tree = ast.parse(MODULES[mod].read_text())
     top = {id(n) for n in tree.body}
+    # a module-level `try: import x / except ImportError` (a platform's optional module)
+    # is at module level too
+    for n in tree.body:
+        if isinstance(n, ast.Try):
+            top |= {id(m) for part in (n.body, *[h.body for h in n.handlers]) for m in part}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             base = node.module

@@ -19,6 +19,7 @@ from scipy import stats
 
 from seedstats.data import export, load, replica, schema, store
 from seedstats.data.dataset import Dataset
+from seedstats.data.digitized import earlystop_reference
 from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.replica import CLASS_COUNTS, build_replica, cache, confusion_metrics
 
@@ -36,11 +37,26 @@ def ds():
     return build_replica()
 
 
-def _grid(trials: pd.DataFrame, task: str) -> np.ndarray:
-    """(n_wi, n_do) final scores, rows WI 1..N, columns DO 1..N."""
+def _grid(trials: pd.DataFrame, task: str, column: str = "score") -> np.ndarray:
+    """(n_wi, n_do) paper scores (or another column), rows WI 1..N, columns DO 1..N."""
     t = trials[trials["task"] == task]
-    g = t.pivot(index="wi_seed", columns="do_seed", values="after").sort_index()
+    g = t.pivot(index="wi_seed", columns="do_seed", values=column).sort_index()
     return g.sort_index(axis=1).to_numpy(dtype=np.float64)
+
+
+def _paper_score(evals: pd.DataFrame, task: str) -> pd.Series:
+    """The paper's score by hand: the best headline value over the regular grid's steps."""
+    info = schema.TASKS[task]
+    e = evals[(evals["task"] == task) & (evals["metric"] == info.metric)
+              & (evals["phase"] == "during") & evals["step"].isin(info.schedule)]
+    return e.groupby("trial_id", observed=True)["value"].max()
+
+
+def _expected_max(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Expected max of n draws with replacement, by the order statistics' probabilities."""
+    x = np.sort(x)
+    q = np.arange(len(x) + 1) / len(x)
+    return np.array([np.sum(x * (q[1:] ** k - q[:-1] ** k)) for k in n])
 
 
 def _majority_score(task: str) -> float:
@@ -53,16 +69,21 @@ def _majority_score(task: str) -> float:
 
 
 def _kde_bimodal(x: np.ndarray, low: float) -> bool:
+    """Figure 3's shape: a density mode within 0.03 of the majority score and another at least
+    0.1 above it, both at least a tenth of the highest density, with a dip between them
+    (below 80% of the lower mode). The real MRPC and RTE scores have it (their low modes sit
+    at .758 and .551)."""
     kde = stats.gaussian_kde(x)
     g = np.linspace(x.min() - 0.01, x.max() + 0.01, 1024)
     y = kde(g)
-    peaks = np.where((y[1:-1] > y[:-2]) & (y[1:-1] > y[2:]))[0] + 1
-    near = [i for i in peaks if abs(g[i] - low) <= 0.02]
-    main = max(peaks, key=lambda i: y[i])
-    if not near or g[main] <= low + 0.05:
+    peaks = [i for i in np.where((y[1:-1] > y[:-2]) & (y[1:-1] > y[2:]))[0] + 1
+             if y[i] >= 0.1 * y.max()]
+    near = [i for i in peaks if abs(g[i] - low) <= 0.03]
+    high = [i for i in peaks if g[i] >= low + 0.1]
+    if not near or not high:
         return False
-    i = near[0]
-    return bool(y[i] >= 0.1 * y[main] and y[i:main].min() < 0.8 * y[i])
+    i, j = near[0], high[-1]
+    return bool(y[i:j].min() < 0.8 * min(y[i], y[j]))
 
 
 def _early_spearman(evals: pd.DataFrame, task: str, epoch: float) -> float:
@@ -77,20 +98,28 @@ def _early_spearman(evals: pd.DataFrame, task: str, epoch: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def measured(ds):
+def real():
+    """The real digitized paper scores (dodge2020) as (n, n) grids per task."""
+    return {task: _grid(load("dodge2020").trials, task) for task in schema.TASKS}
+
+
+@pytest.fixture(scope="module")
+def measured(ds, real, full_training):
     """Every quantity of the targets file, computed independently from the tables."""
     tr, ev = ds.trials, ds.evals
     out = {}
     for task, info in schema.TASKS.items():
         g = _grid(tr, task)
         t = tr[tr["task"] == task]
-        out[task, "sd_agg_wi"] = g.std(axis=1, ddof=1).mean()
-        out[task, "sd_agg_do"] = g.std(axis=0, ddof=1).mean()
-        out[task, "sd_total"] = g.ravel().std(ddof=1)
-        head = ev[(ev["task"] == task) & (ev["metric"] == info.metric)]
-        out[task, "best_score"] = head["value"].max()
+        out[task, "mean"] = g.mean()
+        out[task, "sd_agg_wi"] = g.std(axis=1).mean()
+        out[task, "sd_agg_do"] = g.std(axis=0).mean()
+        out[task, "sd_total"] = g.ravel().std()
+        out[task, "best_score"] = g.max()
         maj = _majority_score(task)
         out[task, "majority_score"] = maj
+        out[task, "near_majority"] = np.mean(np.abs(g - maj) < 0.02)
+        out[task, "ks_dodge2020"] = stats.ks_2samp(g.ravel(), real[task].ravel()).statistic
         div = t["diverged"].to_numpy(dtype=bool)
         out[task, "diverged_frac"] = div.mean()
         if div.any():
@@ -98,13 +127,34 @@ def measured(ds):
                 np.abs(t["after"].to_numpy()[div] - maj) < 1e-12)
         out[task, "bimodal"] = _kde_bimodal(g.ravel(), maj)
         rows, cols = g.mean(axis=1), g.mean(axis=0)
-        out[task, "anova_p_wi"] = stats.f_oneway(g[rows.argmax()], g[rows.argmin()]).pvalue
-        out[task, "anova_p_do"] = stats.f_oneway(g[:, cols.argmax()],
-                                                 g[:, cols.argmin()]).pvalue
+        f_wi = stats.f_oneway(g[rows.argmax()], g[rows.argmin()])
+        f_do = stats.f_oneway(g[:, cols.argmax()], g[:, cols.argmin()])
+        out[task, "anova_p_wi"], out[task, "anova_f_wi"] = f_wi.pvalue, f_wi.statistic
+        out[task, "anova_p_do"], out[task, "anova_f_do"] = f_do.pvalue, f_do.statistic
         out[task, "wi_gap_exceeds_do_gap"] = (rows.max() - rows.min()) > (cols.max() - cols.min())
         out[task, "wi12_rank"] = 1 + int(np.sum(rows > rows[12 - 1]))
         out[task, "spearman_early"] = _early_spearman(ev, task, 0.4)
         out[task, "spearman_2_epochs"] = _early_spearman(ev, task, 2.0)
+        ref = earlystop_reference()
+        ref = ref[ref["task"] == task].sort_values("budget")
+        out[task, "es_full_training_dev"] = np.abs(
+            full_training[task] - ref["expected_best_full_training"].to_numpy()).max()
+    return out
+
+
+@pytest.fixture(scope="module")
+def full_training(ds):
+    """Expected best of fully training x = 1..30 trials, by hand, on the 30-point curves the
+    authors' early-stopping search used (a trial's best over its 30 evaluations)."""
+    from seedstats.earlystop.curves import pick_steps
+
+    out = {}
+    for task, info in schema.TASKS.items():
+        steps = pick_steps(info.schedule, 30, info.n_steps)
+        e = ds.evals[(ds.evals["task"] == task) & (ds.evals["metric"] == info.metric)
+                     & (ds.evals["phase"] == "during") & ds.evals["step"].isin(steps)]
+        best = e.groupby("trial_id", observed=True)["value"].max().to_numpy()
+        out[task] = _expected_max(best, np.arange(1, 31))
     return out
 
 
@@ -112,12 +162,13 @@ def measured(ds):
 
 
 def test_targets_file_is_well_formed():
-    assert set(TARGETS["check"]) <= {"rel", "abs", "le", "ge", "true", "false"}
+    assert set(TARGETS["check"]) <= {"rel", "abs", "ratio", "le", "ge", "true", "false"}
     assert TARGETS["source"].str.len().min() > 5
     assert set(TARGETS["task"]) == set(schema.TASKS)
     # Every Table 3 / Table 1 / Table 4 number of paper-facts.md is there.
-    for q in ("sd_agg_wi", "sd_agg_do", "sd_total", "best_score", "anova_p_wi", "anova_p_do",
-              "wi12_rank", "majority_score"):
+    for q in ("mean", "sd_agg_wi", "sd_agg_do", "sd_total", "best_score", "anova_p_wi",
+              "anova_p_do", "anova_f_wi", "anova_f_do", "majority_score", "ks_dodge2020",
+              "near_majority", "es_full_training_dev"):
         assert set(TARGETS.loc[TARGETS["quantity"] == q, "task"]) == set(schema.TASKS), q
     assert not TARGETS.duplicated(["task", "quantity"]).any()
 
@@ -131,12 +182,50 @@ def test_calibration_target(row, measured):
         assert abs(value / paper - 1) <= bound, (value, paper)
     elif check == "abs":
         assert abs(value - paper) <= bound, (value, paper)
+    elif check == "ratio":
+        assert 1 / bound <= value / paper <= bound, (value, paper)
     elif check == "le":
         assert value <= bound, value
     elif check == "ge":
         assert value >= bound, value
     else:
         assert bool(value) is (check == "true")
+
+
+def test_the_tables_score_is_the_best_on_the_grid(ds):
+    for task in schema.TASKS:
+        t = ds.trials[ds.trials["task"] == task].set_index("trial_id")["score"]
+        by_hand = _paper_score(ds.evals, task)
+        by_hand.index = by_hand.index.astype(str)
+        np.testing.assert_array_equal(t.to_numpy(), by_hand.reindex(t.index).to_numpy())
+
+
+def test_final_scores_are_plausible(ds):
+    # The paper prints no statistic of the final (``after``) score, so there is nothing to
+    # match: only that it sits below the best on the grid on average (by less than 5 points)
+    # and is more spread out (a run's last evaluation is not its best; diverged runs end at the
+    # majority level), but not wildly.
+    for task in schema.TASKS:
+        final, paper = _grid(ds.trials, task, "after"), _grid(ds.trials, task)
+        assert paper.mean() - 0.05 < final.mean() < paper.mean(), task
+        assert 0.8 * paper.std() < final.std() < 3.0 * paper.std(), task
+
+
+def _sorted_profile(g: np.ndarray) -> tuple[float, float]:
+    """What a viewer of Figure 2 (rows and columns sorted by mean) sees as its gradients: the
+    range of the row means and of the column means."""
+    return float(np.ptp(g.mean(axis=1))), float(np.ptp(g.mean(axis=0)))
+
+
+def test_fig2_shape_matches_the_real_one(ds, real):
+    # Figure 2 sorts rows and columns by their means: the gradient it shows is the spread of
+    # the WI and of the DO means. The replica's must be the real one's within a factor of 1.6
+    # (the real MRPC row range is 0.094, its column range 0.056). The pictures side by side:
+    # ``python data/calibrate_replica.py --heatmaps data/replica_vs_dodge2020_fig2.png``.
+    for task in schema.TASKS:
+        rep, got = _sorted_profile(_grid(ds.trials, task)), _sorted_profile(real[task])
+        for a, b, what in zip(rep, got, ("WI", "DO")):
+            assert 1 / 1.6 <= a / b <= 1.6, (task, what, a, b)
 
 
 def test_table4_gap_pattern_reverses_on_sst(measured):
@@ -171,22 +260,57 @@ def best_assignments(ds):
 
 
 def test_early_stopping_pattern_of_section5(best_assignments):
-    # "start many more than are fully trained; fully train about x/2 of a budget of x;
-    # stop after 20-30% of training" (three of four tasks; SST is the fourth).
+    # "start many more than are fully trained; fully train about half of a budget of x;
+    # stop after 20-30% of training" (the paper's summary of MRPC, RTE and CoLA; its own
+    # search stops after 10 of 30 evaluations at some budgets).
     for task, best in best_assignments.items():
         for x in (10, 20, 30):
             t, p, f = (best.loc[x, c] for c in ("t", "p", "f"))
             assert t >= 2 * p, (task, x, t, p)
-            assert 0.3 * x <= p <= 0.7 * x, (task, x, p)
-            assert 0.15 <= f <= 0.35, (task, x, f)
+            assert 0.2 * x <= p <= 0.7 * x, (task, x, p)
+            assert 0.15 <= f <= 1 / 3 + 1e-9, (task, x, f)
             assert best.loc[x, "error_reduction"] > 0, (task, x)
+
+
+#: How close the replica's best assignment is to the authors' printed one over budgets 5-30
+#: (smaller budgets have few feasible assignments), per task: the median over budgets and the
+#: largest factor between the replica's and the authors' trials started (t) and fully trained
+#: (p + 1), then the median and largest difference of the stopping point in 30ths of
+#: training. Measured on replica v3 (t, p, f): MRPC 1.06/1.31, 1.21/1.50, 1/3; RTE 1.53/1.89,
+#: 1.26/1.50, 3/4; CoLA 1.58/1.82, 1.87/2.50, 7/8. MRPC is close; RTE stops a little earlier
+#: and starts more trials; **CoLA's stopping point is not reproduced** (the authors stop
+#: after 2 of 30 evaluations from budget 10 on, the replica after 8 or 9) and SST's pattern
+#: (stop after 12 of 30) is not either (the replica stops after 1 or 2): on both the gains are
+#: under half a point, so the optimum is flat and set by details the replica does not model.
+ES_SHAPE = {"mrpc": (1.25, 1.6, 1.5, 3), "rte": (1.7, 2.0, 3, 4), "cola": (2.0, 2.7, 7, 8)}
+
+
+def _shape_gaps(best, ref, task):
+    r = ref[ref["task"] == task].set_index("budget").loc[5:30]
+    b = best.loc[r.index]
+    t = b["t"].to_numpy(float) / r["t"].to_numpy(float)
+    p = (b["p"].to_numpy(float) + 1) / (r["p"].to_numpy(float) + 1)
+    f = np.abs(b["f"].to_numpy(float) - r["f"].to_numpy(float)) * 30
+    return t, p, f
+
+
+def test_early_stopping_shape_is_close_to_the_authors(best_assignments):
+    ref = earlystop_reference()
+    for task, best in best_assignments.items():
+        t, p, f = _shape_gaps(best, ref, task)
+        median, every, f_median, f_every = ES_SHAPE[task]
+        for name, ratio in (("t", t), ("p", p)):
+            factor = np.exp(np.abs(np.log(ratio)))
+            assert np.median(factor) <= median, (task, name, np.median(factor))
+            assert factor.max() <= every, (task, name, factor.max())
+        assert np.median(f) <= f_median + 1e-9, (task, np.median(f))
+        assert f.max() <= f_every + 1e-9, (task, f.max())
 
 
 def test_early_stopping_mrpc_budget_20_is_near_the_papers(best_assignments):
     # Figure 6: MRPC, budget 20 -> start 41, continue 11, stop after 30% of training.
-    # The replica (exactly, no sampling): start 60, continue 10, stop after 20%.
     b = best_assignments["mrpc"].loc[20]
-    assert 30 <= b["t"] <= 75 and 8 <= b["p"] <= 14 and 0.15 <= b["f"] <= 0.35, b
+    assert 30 <= b["t"] <= 60 and 6 <= b["p"] <= 14 and 0.2 <= b["f"] <= 0.35, b
 
 
 # --- confusion matrices -> metrics -------------------------------------------------------
@@ -351,9 +475,16 @@ def test_diverged_runs_collapse_and_their_loss_stalls(ds):
         H = -(pi * math.log(pi) + (1 - pi) * math.log(1 - pi))
         assert abs(H - ln2) < 0.08
         t = tr[tr["task"] == task]
-        at_maj = (t["after"] - _majority_score(task)).abs() < 1e-12
-        div = set(t.loc[t["diverged"].astype(bool) & at_maj, "trial_id"])
-        ok = set(t.loc[~t["diverged"].astype(bool), "trial_id"])
+        # The runs that collapsed (the generator's latent divergence): the tables flag them,
+        # and few others (runs that ended near the majority level without collapsing).
+        sim = replica.simulate_task(task, train_loss=False)
+        latent = {schema.trial_id(task, w, d) for w, d, x in
+                  zip(sim["wi_seed"], sim["do_seed"], sim["diverged"]) if x}
+        flagged = set(t.loc[t["diverged"].astype(bool), "trial_id"])
+        at_maj = set(t.loc[(t["after"] - _majority_score(task)).abs() < 1e-12, "trial_id"])
+        assert latent <= flagged and len(flagged - latent - at_maj) <= 0.05 * len(t)
+        div = latent
+        ok = set(t["trial_id"]) - flagged
         # The last 0.4 epochs: every divergence (by epoch 2.5) has happened.
         last = tl[(tl["task"] == task)
                   & (tl["step"] >= 2.6 * schema.TASKS[task].steps_per_epoch)]

@@ -10,7 +10,9 @@ carry the seed ids, only the rows' and columns' rank by mean, so here ``wi_seed`
 ``do_seed`` are rank positions (1 = the best WI, 1 = the worst DO). There are no curves, no
 final scores and no losses: the analyses that need only per-trial scores run on it (Tables 3
 and 4, Figures 2, 3 and 8, variance components, permutation tests, expected maximum); the
-others say in one line why they cannot.
+others say in one line why they cannot. Beside it, :func:`earlystop_reference` holds the
+authors' printed early-stopping search (Section 5, Figure 6), the reference the replica's
+early-stopping curves are checked against.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from seedstats.data import schema
 from seedstats.data.dataset import Dataset
 from seedstats.data.records import coerce
 
-__all__ = ["NAME", "load_dodge2020"]
+__all__ = ["NAME", "load_dodge2020", "earlystop_reference"]
 
 #: The name that loads it (``seedstats.load("dodge2020")``, ``--data dodge2020``).
 NAME = "dodge2020"
@@ -62,6 +64,11 @@ def load_dodge2020() -> Dataset:
     wi = raw["wi_rank"].to_numpy(dtype=np.int64) + 1
     do = raw["do_rank"].to_numpy(dtype=np.int64) + 1
     score = raw["score"].to_numpy(dtype=np.float64)
+    # The exact tasks' scores are accuracies k / n_val, written with 6 decimals: give back the
+    # very floats an accuracy computes, so they compare equal to any other k / n_val.
+    n_val = np.array([schema.TASKS[t].n_val for t in tasks], dtype=np.float64)
+    exact = raw["exact"].to_numpy(dtype=bool)
+    score = np.where(exact, np.rint(score * n_val) / n_val, score)
     n = len(raw)
     trials = pd.DataFrame({
         "task": tasks, "wi_seed": wi, "do_seed": do, "seed": pd.array([pd.NA] * n, "Int32"),
@@ -78,3 +85,27 @@ def load_dodge2020() -> Dataset:
                         schema.TRAIN_LOSS_COLUMNS)
     return Dataset(coerce(trials, schema.TRIALS_COLUMNS).reset_index(drop=True), evals,
                    train_loss, meta)
+
+
+def earlystop_reference() -> pd.DataFrame:
+    """The authors' printed early-stopping search of Dodge et al. (2020), Section 5.
+
+    Read from the notebook that made Figure 6 (provenance in ``files/dodge2020.json``): per task
+    and budget 1-30 of full runs, the best assignment found with 50,000 samples with replacement
+    on 30 evaluation points per trial.
+
+    Returns
+    -------
+    DataFrame
+        ``task``, ``budget``, ``t`` (trials started), ``p`` (fully trained), ``f`` (fraction of
+        training before stopping, k/30), ``expected_best``, ``expected_best_full_training``
+        (fully training ``budget`` trials) and ``gain``; 30 rows per task.
+
+    Examples
+    --------
+    >>> ref = earlystop_reference()
+    >>> ref[(ref.task == "mrpc") & (ref.budget == 20)][["t", "p", "f"]].to_numpy().tolist()
+    [[41.0, 11.0, 0.3]]
+    """
+    with _file("dodge2020_earlystop.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)

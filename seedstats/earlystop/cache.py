@@ -21,14 +21,21 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+
+try:  # POSIX: processes computing the same entry take turns (see ``computing``)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, the first rename still wins
+    fcntl = None
 
 import numpy as np
 import pandas as pd
 
 from seedstats.cache import cache_dir as root
 
-__all__ = ["cache_dir", "cache_key", "code_fingerprint", "load_entry", "store_entry"]
+__all__ = ["cache_dir", "cache_key", "code_fingerprint", "computing", "load_entry",
+           "store_entry"]
 
 # Relative to this package; exact.py computes the no-early-stopping baseline and p = 0 with
 # seedstats.stats.expected_max, so that module is part of the fingerprint too.
@@ -78,6 +85,37 @@ def _root(cache) -> Path | None:
         return d
     raise TypeError(f"cache: expected True, False or a directory path, got "
                     f"{type(cache).__name__}")
+
+
+@contextmanager
+def computing(cache, key: str | None, wait: bool = True):
+    """Hold the entry ``key`` while computing it; yields whether it is held.
+
+    Another process asking for the same entry waits (or, with ``wait=False``, gets ``False``
+    at once and can do other work first), then finds it in the cache instead of computing it
+    again: ``seedstats figures`` builds Figures 6, 7 and ``halving`` in parallel from one
+    search. A lock file ``.<key>.lock`` beside the entries, removed once the entry is stored;
+    always held when caching is off or on Windows.
+    """
+    root = _root(cache)
+    if root is None or key is None or fcntl is None:
+        yield True
+        return
+    lock = root / f".{key}.lock"
+    with open(lock, "ab") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            # Once the entry exists the lock has done its work: remove it (a process that
+            # opens it meanwhile finds the entry; at worst one computes it twice, harmlessly).
+            if (root / key / "meta.json").exists():
+                lock.unlink(missing_ok=True)
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def load_entry(cache, key: str):

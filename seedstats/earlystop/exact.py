@@ -64,6 +64,8 @@ exact fractions, against a per-sample reference loop and against the Monte Carlo
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from seedstats.earlystop.curves import as_curves
@@ -230,11 +232,14 @@ def _weights(Fr):
     return u[0], W.reshape(N, N)
 
 
+@functools.lru_cache(maxsize=256)
 def _log_comb_table(n):
-    """``L[a, b] = log C(a, b)`` for ``0 <= a, b <= n`` (``-inf`` where ``b > a``)."""
+    """``L[a, b] = log C(a, b)`` for ``0 <= a, b <= n`` (``-inf`` where ``b > a``); read-only
+    and cached (the same tie-group sizes recur at every evaluation point)."""
     a = np.arange(n + 1, dtype=np.float64)
     L = _log_comb(a[:, None], np.minimum(a[None, :], a[:, None]))
     L[a[None, :] > a[:, None]] = -np.inf
+    L.setflags(write=False)
     return L
 
 

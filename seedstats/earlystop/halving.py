@@ -91,31 +91,46 @@ def _cost(t, rungs, keep, phi):
     return float(c)
 
 
-def _bracket_samples(cs, t, rungs, keep, statistic, samples, rng, sampling, ties, grid):
+class _Ranks:
+    """What every bracket over the same curves reuses: final scores, best-so-far scores and,
+    per rung, the ranking (computed once, not once per bracket)."""
+
+    def __init__(self, cs, statistic, ties):
+        v = cs.values
+        self.F = v.max(axis=1)
+        self.P = np.maximum.accumulate(v, axis=1)
+        self._v, self._statistic, self._ties, self._at = v, statistic, ties, {}
+
+    def at(self, k):
+        """``(position, order)`` at rung ``k``: each trial's place in the ranking (0 = best)
+        and the trials in ranking order (its inverse)."""
+        if k not in self._at:
+            stat = self.P[:, k - 1] if self._statistic == "best" else self._v[:, k - 1]
+            order = rank_order(stat, self.F, self._ties)
+            position = np.empty(len(order), dtype=np.int64)
+            position[order] = np.arange(len(order))
+            self._at[k] = position, order
+        return self._at[k]
+
+
+def _bracket_samples(cs, ranks, t, rungs, keep, samples, rng, sampling, grid):
     """Per-sample best score seen by one successive-halving bracket, shape (samples,)."""
-    v = cs.values
-    F = v.max(axis=1)
-    P = np.maximum.accumulate(v, axis=1)
-    rankpos = []
-    for k in rungs:
-        stat = P[:, k - 1] if statistic == "best" else v[:, k - 1]
-        o = rank_order(stat, F, ties)
-        rp = np.empty(len(o), dtype=np.int64)
-        rp[o] = np.arange(len(o))
-        rankpos.append(rp)
+    F, P = ranks.F, ranks.P
+    at = [ranks.at(k) for k in rungs]
     out = np.empty(samples)
     for a in range(0, samples, _CHUNK):
         b = min(samples, a + _CHUNK)
         cur = draw_trials(rng, cs, t, b - a, sampling, grid)
         best = np.full(b - a, -np.inf)
-        for k, n, rp in zip(rungs, keep, rankpos):
+        for k, n, (position, order) in zip(rungs, keep, at):
             np.maximum(best, P[cur, k - 1].max(axis=1), out=best)
             if n == 0:
                 cur = None
                 break
             if n < cur.shape[1]:
-                sel = np.argpartition(rp[cur], n - 1, axis=1)[:, :n]
-                cur = np.take_along_axis(cur, sel, axis=1)
+                # the n best of each sample: the n smallest ranking positions, mapped back to
+                # trials (a trial drawn twice is kept as often as it ranks among them)
+                cur = order[np.partition(position[cur], n - 1, axis=1)[:, :n]]
         if cur is not None:
             np.maximum(best, F[cur].max(axis=1), out=best)
         out[a:b] = best
@@ -188,8 +203,8 @@ def successive_halving(curves, t: int, rungs, keep, *, statistic: str = "best",
     rungs, keep = _check_schedule(int(t), rungs, keep, cs.n_points)
     phi = _phi(cs, accounting)
     gen = _stream(resolve_seed(rng), sampling, t, salt)
-    r = _bracket_samples(cs, int(t), rungs, keep, statistic, int(samples), gen, sampling, ties,
-                         grid)
+    r = _bracket_samples(cs, _Ranks(cs, statistic, ties), int(t), rungs, keep, int(samples), gen,
+                         sampling, grid)
     return {"expected": float(r.mean()), "se": float(r.std(ddof=1) / np.sqrt(len(r))),
             "cost": _cost(int(t), rungs, keep, phi), "t": int(t), "rungs": rungs, "keep": keep}
 
@@ -265,6 +280,7 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
     sampling = scheme(replace, pool)
     cs = as_curves(curves)
     grid = _validate(cs, statistic, samples, sampling, ties)
+    ranks = _Ranks(cs, statistic, ties)
     K = cs.n_points
     if min_k < 1 or min_k >= K:
         raise ValueError(f"min_k: expected 1 <= min_k < {K}, got {min_k}")
@@ -290,8 +306,7 @@ def hyperband(curves, *, eta: int = 3, min_k: int = 1, statistic: str = "best",
                 keep.append(int(math.floor(n / eta ** (i + 1) + 1e-9)))
         gen = _stream(seed, sampling, n, 1000 + s)
         if rungs:
-            r = _bracket_samples(cs, n, rungs, keep, statistic, int(samples), gen, sampling,
-                                 ties, grid)
+            r = _bracket_samples(cs, ranks, n, rungs, keep, int(samples), gen, sampling, grid)
             cost += _cost(n, rungs, keep, phi)
         else:
             # no stopping: the best final score of n fully trained trials
@@ -344,6 +359,7 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
     sampling = scheme(replace, pool)
     cs = as_curves(curves)
     grid = _validate(cs, statistic, samples, sampling, ties)
+    ranks = _Ranks(cs, statistic, ties)
     K = cs.n_points
     phi = _phi(cs, accounting)
     seed = resolve_seed(rng)
@@ -378,8 +394,8 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
                 rungs, keep = halving_schedule(t, eta, mk, K)
                 c = _cost(t, rungs, keep, phi)
                 gen = _stream(seed, sampling, t, 100 * int(eta) + mk)
-                r = _bracket_samples(cs, t, rungs, keep, statistic, int(samples), gen, sampling,
-                                     ties, grid)
+                r = _bracket_samples(cs, ranks, t, rungs, keep, int(samples), gen, sampling,
+                                     grid)
                 rows.append((cs.task, x, eta, mk, t, ",".join(map(str, rungs)),
                              ",".join(map(str, keep)), c, float(r.mean()),
                              float(r.std(ddof=1) / np.sqrt(len(r)))))

@@ -309,16 +309,18 @@ def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact
         if progress is not None:
             progress(len(job.hit[0]), len(job.hit[0]))
         return job.hit
-    if exact:
+
+    def compute():
+        if not exact:
+            return expected_best_mc(job.cs, job.grid, samples=int(samples), rng=job.seed,
+                                    replace=replace, pool=pool, ties=ties, n_jobs=n_jobs,
+                                    progress=progress)
         e = expected_best_exact(job.cs, job.grid, ties=ties, replace=replace, pool=pool)
-        se = np.zeros(len(e))
         if progress is not None:
             progress(len(e), len(e))
-    else:
-        e, se = expected_best_mc(job.cs, job.grid, samples=int(samples), rng=job.seed,
-                                 replace=replace, pool=pool, ties=ties, n_jobs=n_jobs,
-                                 progress=progress)
-    return job.finish(e, se)
+        return e, np.zeros(len(e))
+
+    return job.run(compute)
 
 
 class _Job:
@@ -373,6 +375,18 @@ class _Job:
                                  (int(r["t"]), int(r["p"]), int(r["k"])),
                                  samples=int(self.samples), rng=self.seed,
                                  replace=self.replace, pool=self.pool, ties=self.ties)
+
+    def run(self, compute, wait=True):
+        """The entry another process stored meanwhile, or ``compute() -> (e, se)`` finished
+        and stored: one process at a time computes a given entry. With ``wait=False``,
+        ``None`` when another process is computing it now."""
+        with _cache.computing(self.cache, self.key, wait) as held:
+            if not held:
+                return None
+            hit = None if self.key is None else _cache.load_entry(self.cache, self.key)
+            if hit is not None:
+                return hit[0], hit[1]
+            return self.finish(*compute())
 
     def finish(self, e, se):
         a = self.grid.copy()
@@ -446,19 +460,27 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
         for j, (e, se) in zip(todo, res):
             out[id(j)] = j.finish(e, se)
     else:
-        for j in todo:
+        def compute(j):
             if exact:
                 e = expected_best_exact(j.cs, j.grid, ties=j.ties, replace=j.replace,
                                         pool=j.pool)
-                se = np.zeros(len(e))
-            else:
-                e, se = expected_best_mc(j.cs, j.grid, samples=int(samples), rng=j.seed,
-                                         replace=j.replace, pool=j.pool, ties=j.ties,
-                                         n_jobs=n_jobs)
-            out[id(j)] = j.finish(e, se)
-            done += len(j.grid)
-            if progress is not None:
-                progress(done, total)
+                return e, np.zeros(len(e))
+            return expected_best_mc(j.cs, j.grid, samples=int(samples), rng=j.seed,
+                                    replace=j.replace, pool=j.pool, ties=j.ties,
+                                    n_jobs=n_jobs)
+
+        # A task another process is computing now is left for last (then read from the cache).
+        busy = []
+        for wait, batch in ((False, todo), (True, busy)):
+            for j in batch:
+                res = j.run(lambda j=j: compute(j), wait=wait)
+                if res is None:
+                    busy.append(j)
+                    continue
+                out[id(j)] = res
+                done += len(j.grid)
+                if progress is not None:
+                    progress(done, total)
     if progress is not None:
         progress(total, total)
     pairs = [j.hit if j.hit is not None else out[id(j)] for j in jobs]

@@ -165,7 +165,7 @@ def varcomp(ds, score="paper"):
 
 #: Successive-halving brackets simulated for the ``halving`` figure: a coarse grid, so the
 #: figure stays quick (``seedstats.earlystop.halving.halving_search`` takes any grid).
-HALVING = {"etas": (2, 3), "min_ks": (1, 2, 3, 4, 6, 9), "samples": 2_000, "rng": 0}
+HALVING = {"etas": (2, 3), "min_ks": (1, 2, 3, 4, 6, 9), "samples": 1_000, "rng": 0}
 
 _STRATEGY = {"paper": "paper's rule: one stop (Fig. 6)",
              "halving": "successive halving (best bracket)"}

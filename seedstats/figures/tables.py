@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seedstats.data.store import writing_file
 from seedstats.plots.style import task_title
 from seedstats.stats.tables import TABLES, compute_tables
 
@@ -331,13 +332,15 @@ def write_tables(ds, out, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="pa
             body = "Not computed. " + " ".join(notes[name])
             text = f"{head}\n\n{body}\n"
         else:
-            df.to_csv(out / f"{name}.csv", index=False)
+            with writing_file(out / f"{name}.csv") as tmp:
+                df.to_csv(tmp, index=False)
             extra = _captions(name, df, n_perm, ddof, level, score) + notes[name]
             text = f"{head}\n\n{_MD[name](df)}\n"
             if extra:
                 text += "\n" + "\n".join(f"- {x}" for x in extra) + "\n"
             text += f"\nCSV: {name}.csv\n"
         md = out / f"{name}.md"
-        md.write_text(text)
+        with writing_file(md) as tmp:
+            tmp.write_text(text)
         written.append((md, text))
     return written

@@ -34,7 +34,7 @@ __all__ = [
 RC = {
     "figure.dpi": 100,
     "savefig.dpi": 200,
-    "savefig.bbox": "tight",
+    "savefig.bbox": None,  # the figures use constrained layout: a tight box would draw twice
     "savefig.pad_inches": 0.03,
     "font.size": 9,
     "axes.titlesize": 10,
