@@ -5,7 +5,7 @@ Usage::
     python data/calibrate_replica.py                 # every task, prints the fitted PARAMS
     python data/calibrate_replica.py --task mrpc --rounds 3
     python data/calibrate_replica.py --stage dynamics     # stage 2: the early-stopping pattern
-    python data/calibrate_replica.py --heatmaps data/replica_vs_dodge2020_fig2.png
+    python data/calibrate_replica.py --heatmaps tests/reference/fig2_replica_vs_dodge2020.png
 
 For each task it searches the generator's constants (``seedstats.data.replica.ReplicaParams``)
 that make the replica's **paper scores** (the best validation score on the task's regular

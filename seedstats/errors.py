@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SeedstatsError", "DataError", "ParseError"]
+__all__ = ["SeedstatsError", "DataError", "ParseError", "SeedstatsNote"]
 
 
 class SeedstatsError(Exception):
@@ -30,3 +30,9 @@ class ParseError(DataError):
         self.path, self.line, self.expected = str(path), line, expected
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {expected}")
+
+
+class SeedstatsNote(UserWarning):
+    """Something seedstats set aside or repaired on its own (a leftover of an interrupted
+    write cleaned up, a backup restored): issued with :func:`warnings.warn`, printed by the
+    command line as one ``note:`` line."""

@@ -142,3 +142,31 @@ def test_a_nan_baseline_is_one_line_naming_the_option(tmp_path, sources):
     assert one_line_error(res) == ("seedstats ingest: error: option baseline (--baseline): "
                                    "expected a finite number or None, got nan")
     assert not (tmp_path / "out").exists()
+
+
+def test_special_files_are_never_read_and_are_named(tmp_path, capsys):
+    import os
+    import signal
+
+    from seedstats.cli import main
+    from seedstats.data import export
+    from test_release import make_dataset
+
+    src = export(make_dataset(), tmp_path / "logs", format="rawlog")
+    # a FIFO and a symlink to /dev/zero named like inputs: reading either would never end
+    os.mkfifo(src / "wi9_do9.jsonl")
+    (src / "zero.jsonl").symlink_to("/dev/zero")
+    signal.alarm(60)  # a hang fails the test instead of the suite
+    try:
+        rc = main(["ingest", str(src), "--out", str(tmp_path / "ds")])
+    finally:
+        signal.alarm(0)
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    (line,) = [x for x in out.out.splitlines() if "special file" in x]
+    assert "not read: 2 special file(s)" in line and "(a FIFO)" in line and "(a device)" in line
+    os.mkfifo(tmp_path / "pipe.pkl")
+    assert main(["ingest", str(tmp_path / "pipe.pkl"), "--out", str(tmp_path / "d2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"seedstats ingest: error: SRC {tmp_path / 'pipe.pkl'}: is a FIFO; "
+                   "expected a regular file or a directory"]

@@ -353,6 +353,65 @@ def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, kind, refused):
     assert not marker.exists()
 
 
+class _Bomb:
+    """A pickle that asks an allowed constructor for a huge object from a few bytes."""
+
+    def __init__(self, call, args):
+        self.call, self.args = call, args
+
+    def __reduce__(self):
+        return self.call, self.args
+
+
+def _bombs():
+    from numpy._core import multiarray
+
+    return {
+        "bytes(3e9)": (_Bomb(bytes, (3_000_000_000,)), "bytes of 3,000,000,000 bytes"),
+        "bytearray(2e9)": (_Bomb(bytearray, (2_000_000_000,)), "bytearray of 2,000,000,000"),
+        "_reconstruct 1e9 doubles": (
+            _Bomb(multiarray._reconstruct, (np.ndarray, (1_000_000_000,), "f8")),
+            "an array of 8,000,000,000 bytes"),
+        "_reconstruct, shape from a product": (
+            _Bomb(multiarray._reconstruct, (np.ndarray, (100_000, 100_000), "u1")),
+            "an array of 10,000,000,000 bytes"),
+        "ndarray((1e9,)) called": (_Bomb(np.ndarray, ((1_000_000_000,),)),
+                                   "refused to call numpy.ndarray"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_bombs()))
+def test_memory_bombs_are_refused_before_allocating(tmp_path, name):
+    import resource
+    import warnings
+
+    bomb, expected = _bombs()[name]
+    path = tmp_path / "bomb.pkl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        path.write_bytes(pickle.dumps({"rte": {1: {1: {"acc": bomb}}}}, protocol=2))
+    assert path.stat().st_size < 400
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ParseError) as err:
+        release.load_pickle(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: ") and expected in msg and "\n" not in msg, msg
+    assert len(msg) < 400
+    # nothing close to the claimed size was touched (ru_maxrss is in KiB)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000
+
+
+def test_real_arrays_of_any_protocol_still_load(tmp_path):
+    arrays = {"f": np.arange(50_000, dtype=np.float64), "i": np.arange(7, dtype=np.int32),
+              "o": np.array([0.5, None], dtype=object), "s": np.float32(0.25)}
+    for protocol in (2, 3, 4, 5):
+        path = tmp_path / f"a{protocol}.pkl"
+        path.write_bytes(pickle.dumps(arrays, protocol=protocol))
+        got = release.load_pickle(path)
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(got[key], value)
+
+
 def test_allow_list_is_only_containers_and_numpy():
     modules = {m for m, _ in release.ALLOWED_GLOBALS}
     assert modules == {"numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",

@@ -9,6 +9,8 @@ release pickle and the raw logs are the slow tests of this file.
 from __future__ import annotations
 
 import math
+import os
+import stat
 from fractions import Fraction
 from pathlib import Path
 
@@ -221,7 +223,7 @@ def test_fig2_shape_matches_the_real_one(ds, real):
     # Figure 2 sorts rows and columns by their means: the gradient it shows is the spread of
     # the WI and of the DO means. The replica's must be the real one's within a factor of 1.6
     # (the real MRPC row range is 0.094, its column range 0.056). The pictures side by side:
-    # ``python data/calibrate_replica.py --heatmaps data/replica_vs_dodge2020_fig2.png``.
+    # ``python data/calibrate_replica.py --heatmaps tests/reference/fig2_replica_vs_dodge2020.png``.
     for task in schema.TASKS:
         rep, got = _sorted_profile(_grid(ds.trials, task)), _sorted_profile(real[task])
         for a, b, what in zip(rep, got, ("WI", "DO")):
@@ -580,10 +582,73 @@ def test_cache_dir_order(monkeypatch, tmp_path):
     # Not writable (a file is in the way, which stops root too): a temporary directory.
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "file" / "sub"))
+    (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(cache.tempfile, "tempdir", str(tmp_path / "tmp"))
     got = cache_dir()
     assert got.parent == tmp_path / "tmp" and got.name.startswith("seedstats-cache-")
     assert got.is_dir()
+
+
+def _fallback_setup(monkeypatch, tmp_path):
+    import seedstats.cache as root_cache
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "file" / "sub"))
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    monkeypatch.setattr(cache.tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setattr(root_cache, "_PRIVATE", [])
+    return tmp_path / "tmp" / f"seedstats-cache-{os.getuid()}"
+
+
+def test_the_fallback_cache_is_private(monkeypatch, tmp_path):
+    import warnings
+
+    from seedstats.cache import cache_dir
+
+    shared = _fallback_setup(monkeypatch, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cache_dir("earlystop") == shared / "earlystop"
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("attack", ["world-writable", "another user's", "a symlink"])
+def test_a_fallback_cache_someone_else_could_write_is_not_used(monkeypatch, tmp_path, attack):
+    from seedstats.cache import cache_dir
+    from seedstats.errors import SeedstatsNote
+
+    shared = _fallback_setup(monkeypatch, tmp_path)
+    if attack == "world-writable":
+        shared.mkdir()
+        shared.chmod(0o777)
+    elif attack == "another user's":
+        if os.getuid() != 0:
+            pytest.skip("needs root to give a directory to another user")
+        shared.mkdir(mode=0o700)
+        os.chown(shared, 12345, 12345)
+    else:
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        shared.symlink_to(tmp_path / "elsewhere")
+    with pytest.warns(SeedstatsNote, match="for this run only") as notes:
+        got = cache_dir("earlystop")
+        again = cache_dir()
+    assert len(notes) == 1 and "not using" in str(notes[0].message)
+    assert shared not in got.parents and got.parent == again
+    assert stat.S_IMODE(again.stat().st_mode) == 0o700
+
+
+def test_a_damaged_cached_replica_is_rebuilt_with_a_note(monkeypatch, tmp_path):
+    from seedstats.errors import SeedstatsNote
+
+    monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
+    path = cache.replica_path()
+    good = (path / "trials.parquet").read_bytes()
+    (path / "trials.parquet").write_bytes(b"PAR1 damaged outside seedstats")
+    with pytest.warns(SeedstatsNote, match="damaged .*rebuilt it"):
+        ds = load()
+    assert len(ds.trials) == 2100
+    assert (cache.replica_path() / "trials.parquet").read_bytes() == good
+    assert not [p for p in tmp_path.iterdir() if ".trash-" in p.name]
 
 
 def test_replica_path_builds_once_then_reuses(monkeypatch, tmp_path):

@@ -11,7 +11,7 @@ from test_release import make_dataset
 from seedstats.data import schema, store
 from seedstats.data.dataset import Dataset
 from seedstats.data.embedded import load
-from seedstats.errors import DataError
+from seedstats.errors import DataError, SeedstatsNote
 
 TABLES = {"trials": schema.TRIALS_COLUMNS, "evals": schema.EVALS_COLUMNS,
           "train_loss": schema.TRAIN_LOSS_COLUMNS}
@@ -198,3 +198,83 @@ def test_a_schema_1_dataset_is_upgraded_with_the_paper_score(saved, ds):
     assert got.meta["schema_version"] == 2 and got.meta["upgraded_from_schema"] == 1
     pd.testing.assert_series_equal(got.trials["score"], ds.trials["score"])
     assert got.trials["score"].notna().any()
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_overwriting_keeps_the_hidden_entries_of_the_old_directory(saved, ds):
+    (saved / ".git").mkdir()
+    (saved / ".git" / "HEAD").write_text("ref: main\n")
+    (saved / ".notes").write_text("mine")
+    ds.save(saved)
+    assert (saved / ".git" / "HEAD").read_text() == "ref: main\n"
+    assert (saved / ".notes").read_text() == "mine"
+    assert store.is_dataset(saved)
+    assert not [p for p in saved.parent.iterdir() if p.name.startswith(f".{saved.name}.")]
+
+
+def test_a_crash_between_the_two_renames_is_repaired_on_the_next_write(saved, ds):
+    # the state a kill leaves between "old away" and "new in": no --out, the old in a backup
+    pid = _dead_pid()
+    backup = saved.with_name(f".{saved.name}.old-{pid}")
+    saved.rename(backup)
+    (backup / ".notes").write_text("mine")
+    unfinished = saved.with_name(f".{saved.name}.{pid}.abc123.tmp")
+    unfinished.mkdir()
+    (unfinished / "trials.parquet").write_bytes(b"half")
+    with pytest.warns(SeedstatsNote) as notes:
+        notes_list = store.recover(saved)
+    assert len(notes_list) == 2 and len(notes) == 2
+    assert "restored the previous copy" in notes_list[0]
+    assert "removed" in notes_list[1] and "unfinished" in notes_list[1]
+    assert store.is_dataset(saved) and (saved / ".notes").read_text() == "mine"
+    assert not backup.exists() and not unfinished.exists()
+    pd.testing.assert_frame_equal(load(saved).trials, ds.trials)
+
+
+def test_a_backup_left_after_the_swap_is_removed_keeping_its_hidden_entries(saved, ds):
+    pid = _dead_pid()
+    backup = saved.with_name(f".{saved.name}.old-{pid}")
+    backup.mkdir()
+    (backup / "trials.parquet").write_bytes(b"old")
+    (backup / ".notes").write_text("mine")
+    with pytest.warns(SeedstatsNote, match="moved 1 hidden entries of it back"):
+        ds.save(saved)
+    assert (saved / ".notes").read_text() == "mine" and not backup.exists()
+
+
+def test_leftovers_of_a_running_process_are_left_alone(saved):
+    import os
+    import warnings
+
+    mine = saved.with_name(f".{saved.name}.old-{os.getppid()}")
+    mine.mkdir()
+    tmp = saved.with_name(f".{saved.name}.{os.getppid()}.xyz.tmp")
+    tmp.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert store.recover(saved) == []
+    assert mine.exists() and tmp.exists()
+
+
+def test_the_command_line_prints_a_note_in_one_line(saved, ds, tmp_path, capsys):
+    from seedstats.cli import main
+    from seedstats.data import export
+
+    src = export(ds, tmp_path / "logs", format="rawlog")
+    out = tmp_path / "again"
+    pid = _dead_pid()
+    saved.rename(out.with_name(f".again.old-{pid}"))      # a kill left only the backup
+    assert main(["ingest", str(src), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    notes = [x for x in err.splitlines() if "note:" in x]
+    assert notes == [f"seedstats ingest: note: {out}: restored the previous copy from "
+                     f".again.old-{pid}, left by an interrupted write"]
+    assert store.is_dataset(out) and not out.with_name(f".again.old-{pid}").exists()

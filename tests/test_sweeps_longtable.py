@@ -130,3 +130,17 @@ def test_non_finite_step_is_an_error_not_a_dropped_row(tmp_path):
     f.write_text("run,step,metric,value,seed\nr1,5,acc,0.5,1\nr1,inf,acc,0.6,1\n")
     with pytest.raises(ParseError, match=r"t.csv:3: column 'step': expected an integer step"):
         ingest(f, format="table", options=IngestOptions(task="rte"))
+
+
+def test_a_compressed_table_is_refused_not_expanded(tmp_path):
+    import gzip
+
+    from seedstats.data import ingest
+    from seedstats.errors import ParseError
+
+    raw = "run,step,metric,value\n" + "a,1,acc,0.5\n" * 1000
+    path = tmp_path / "bomb.csv.gz"
+    path.write_bytes(gzip.compress(raw.encode()))
+    with pytest.raises(ParseError, match=r"bomb\.csv\.gz: expected an uncompressed .* got a "
+                                         r"\.gz file; decompress it first"):
+        ingest(path, format="table")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from seedstats import __version__
 from seedstats.cli import data, earlystop, finetune, outputs
 from seedstats.cli.common import UsageError
-from seedstats.errors import SeedstatsError
+from seedstats.errors import SeedstatsError, SeedstatsNote
 
 __all__ = ["main", "build_parser"]
 
@@ -40,6 +41,21 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    with warnings.catch_warnings():  # restores both on the way out
+        warnings.simplefilter("always", SeedstatsNote)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, SeedstatsNote):  # one line, no source location
+                print(f"seedstats {args.command}: note: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except (SeedstatsError, UsageError) as exc:

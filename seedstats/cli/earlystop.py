@@ -53,7 +53,11 @@ class ProgressBar:
 
 
 def write_tables(out, assignments, best) -> list[Path]:
-    """Write both tables as Parquet and CSV into the directory ``out`` (each file atomically).
+    """Write both tables as Parquet and CSV into the directory ``out``, as a whole.
+
+    The four files are written into a temporary directory and swapped in together
+    (``seedstats.data.store.writing_directory``): a crash leaves the previous four or the new
+    four, never a mix. A directory holding other (non-hidden) files is refused.
 
     Returns
     -------
@@ -63,19 +67,15 @@ def write_tables(out, assignments, best) -> list[Path]:
     from seedstats.data import store
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, df in (("assignments", assignments), ("best", best)):
-        df = df.copy()
-        df.attrs = {}
-        p = out / f"{name}.parquet"
-        with store.writing_file(p) as tmp:
-            df.to_parquet(tmp, index=False)
-        c = out / f"{name}.csv"
-        with store.writing_file(c) as tmp:
-            df.to_csv(tmp, index=False)
-        paths += [p, c]
-    return paths
+    names = [f"{n}.{ext}" for n in ("assignments", "best") for ext in ("parquet", "csv")]
+    with store.writing_directory(out, "--out", overwrite=True,
+                                 is_ours=lambda p: p.name in names) as tmp:
+        for name, df in (("assignments", assignments), ("best", best)):
+            df = df.copy()
+            df.attrs = {}
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
+            df.to_csv(tmp / f"{name}.csv", index=False)
+    return [out / n for n in names]
 
 
 _SHOW = ["budget", "t", "p", "k", "f", "expected", "se", "baseline", "error_reduction",

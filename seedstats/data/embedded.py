@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from seedstats.data import store
 from seedstats.data.dataset import Dataset
 from seedstats.data.digitized import load_dodge2020
-from seedstats.data.replica import replica_path
+from seedstats.data.replica import cache, replica_path
+from seedstats.errors import DataError, SeedstatsNote
 
 __all__ = ["EMBEDDED", "load"]
 
@@ -45,10 +47,22 @@ def load(path_or_name=None) -> Dataset:
     >>> ds.trials.groupby("task", observed=True).size()  # doctest: +SKIP
     """
     if path_or_name is None or path_or_name == "replica":
-        path = replica_path()
-    elif isinstance(path_or_name, str) and path_or_name == "dodge2020":
+        return _load_replica()
+    if isinstance(path_or_name, str) and path_or_name == "dodge2020":
         return load_dodge2020()
-    else:
-        path = path_or_name
-    trials, evals, train_loss, meta = store.read_dataset(path)
-    return Dataset(trials, evals, train_loss, meta, Path(path))
+    trials, evals, train_loss, meta = store.read_dataset(path_or_name)
+    return Dataset(trials, evals, train_loss, meta, Path(path_or_name))
+
+
+def _load_replica() -> Dataset:
+    """The cached replica; an entry damaged outside seedstats is rebuilt once, with a note."""
+    path = replica_path()
+    try:
+        tables = store.read_dataset(path)
+    except DataError as exc:
+        warnings.warn(f"the cached replica {path} is damaged ({exc}); rebuilt it",
+                      SeedstatsNote, stacklevel=3)
+        cache.discard(path)
+        path = replica_path()
+        tables = store.read_dataset(path)
+    return Dataset(*tables, Path(path))

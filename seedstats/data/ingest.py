@@ -24,7 +24,7 @@ import pandas as pd
 
 from seedstats.data.dataset import Dataset
 from seedstats.data.formats import rawlog, release
-from seedstats.data.formats.base import IngestOptions
+from seedstats.data.formats.base import IngestOptions, special_files, special_kind
 from seedstats.data.records import build_tables
 from seedstats.errors import DataError, SeedstatsError
 
@@ -210,12 +210,16 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         raise _ArgumentTypeError(f"format: expected 'auto' or one of {', '.join(FORMATS)}, "
                                  f"got {format!r}")
     src = Path(src)
+    what = special_kind(src)
+    if what:
+        raise DataError(f"SRC {src}: is {what}; expected a regular file or a directory")
     if format == "auto":
         format = detect_format(src)
     elif format not in FORMATS:
         raise DataError(f"--format: expected auto or one of {', '.join(FORMATS)}, got {format!r}")
     if not src.exists():
         raise DataError(f"SRC {src}: no such file or directory")
+    special = special_files(src) if src.is_dir() else []
     try:
         mod = _module(format)
     except ModuleNotFoundError as exc:
@@ -231,7 +235,13 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         "skipped": [list(s) for s in result.skipped],
     }
     ds = Dataset(trials, evals, loss, meta)
-    return ds, report(ds, result.skipped, result.notes)
+    notes = list(result.notes)
+    if special:
+        shown = ", ".join(f"{p} ({what})" for p, what in special[:5])
+        more = f" and {len(special) - 5} more" if len(special) > 5 else ""
+        notes.append(f"not read: {len(special)} special file(s), only regular files are: "
+                     f"{shown}{more}")
+    return ds, report(ds, result.skipped, notes)
 
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,10 +18,10 @@ import pandas as pd
 
 from seedstats.data import schema
 from seedstats.data.records import paper_scores
-from seedstats.errors import DataError
+from seedstats.errors import DataError, SeedstatsNote
 
 __all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset", "writing_directory",
-           "writing_file"]
+           "writing_file", "recover"]
 
 META_FILE = "dataset.json"
 
@@ -73,7 +74,14 @@ def writing_directory(directory, name: str = "directory", overwrite: bool = Fals
     Yields a temporary directory beside ``directory``; on success it replaces
     ``directory``, on failure it is removed and ``directory`` is untouched. A missing or
     empty ``directory`` is fine; a non-empty one is refused unless ``overwrite`` is true
-    and every non-hidden entry in it is a file that passes ``is_ours(path)``.
+    and every non-hidden entry in it is a file that passes ``is_ours(path)``. Hidden entries
+    of the old directory (``.git``, notes: seedstats writes none) are moved into the new one.
+
+    What an interrupted write left beside ``directory`` is dealt with first, with a
+    :class:`~seedstats.errors.SeedstatsNote`: its temporary directory is removed, and the
+    previous copy kept during the swap is put back (when ``directory`` is missing) or its
+    hidden entries moved into ``directory`` and the rest removed. Leftovers of a process
+    that is still running are left alone.
 
     Raises
     ------
@@ -81,6 +89,7 @@ def writing_directory(directory, name: str = "directory", overwrite: bool = Fals
         ``directory`` is a file, or holds files that are not ours.
     """
     directory = Path(directory)
+    recover(directory)
     if directory.exists() and not directory.is_dir():
         raise DataError(f"{name} {directory}: exists and is not a directory")
     if directory.is_dir():
@@ -90,7 +99,7 @@ def writing_directory(directory, name: str = "directory", overwrite: bool = Fals
             raise DataError(f"{name} {directory}: exists and is not empty; choose a new or "
                             "empty directory" + ("" if overwrite else " (or overwrite=True)"))
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.{os.getpid()}.", suffix=".tmp",
                                 dir=directory.parent))
     try:
         # mkdtemp makes the directory private (0700); give it the permissions of mkdir
@@ -99,15 +108,81 @@ def writing_directory(directory, name: str = "directory", overwrite: bool = Fals
         os.chmod(tmp, 0o777 & ~umask)
         yield tmp
         if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            old = _backup_name(directory, os.getpid())
             os.replace(directory, old)
             os.replace(tmp, directory)
+            _move_hidden(old, directory)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _backup_name(directory: Path, pid: int) -> Path:
+    return directory.with_name(f".{directory.name}.old-{pid}")
+
+
+def _move_hidden(src: Path, dst: Path) -> int:
+    """Move the hidden entries of ``src`` into ``dst`` (those ``dst`` lacks); their count."""
+    n = 0
+    for p in src.iterdir():
+        if p.name.startswith(".") and not (dst / p.name).exists():
+            os.replace(p, dst / p.name)
+            n += 1
+    return n
+
+
+def _dead(pid_text: str) -> bool:
+    """Whether the process of a leftover's name has ended (a live one may still be writing)."""
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
+def recover(directory) -> list[str]:
+    """Clean up what an interrupted :func:`writing_directory` left beside ``directory``.
+
+    Returns the notes it issued (each also a :class:`~seedstats.errors.SeedstatsNote`).
+    """
+    directory = Path(directory)
+    parent = directory.parent
+    notes = []
+    if not parent.is_dir():
+        return notes
+    for old in sorted(parent.glob(f".{directory.name}.old-*")):
+        if not old.is_dir() or not _dead(old.name.rsplit("-", 1)[1]):
+            continue
+        if not directory.exists():
+            os.replace(old, directory)
+            notes.append(f"{directory}: restored the previous copy from {old.name}, left by "
+                         "an interrupted write")
+        else:
+            kept = _move_hidden(old, directory)
+            shutil.rmtree(old, ignore_errors=True)
+            notes.append(f"{directory}: removed {old.name}, the previous copy left by an "
+                         "interrupted write" + (f" (moved {kept} hidden entries of it back)"
+                                                if kept else ""))
+    for tmp in sorted(parent.glob(f".{directory.name}.*.tmp")):
+        parts = tmp.name[len(directory.name) + 2:].split(".")
+        if tmp.is_dir() and len(parts) >= 3 and _dead(parts[0]):
+            shutil.rmtree(tmp, ignore_errors=True)
+            notes.append(f"{directory}: removed {tmp.name}, the unfinished output of an "
+                         "interrupted write")
+    for note in notes:
+        warnings.warn(note, SeedstatsNote, stacklevel=3)
+    return notes
 
 
 @contextmanager

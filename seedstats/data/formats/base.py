@@ -12,14 +12,18 @@ Each format is one module of :mod:`seedstats.data.formats` exposing
 from __future__ import annotations
 
 import gc
+import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from seedstats.data import schema
 from seedstats.data.records import TrialRecord
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["IngestOptions", "ReadResult", "parse_error_or_skip", "read_each", "gc_paused",
+           "special_kind", "special_files",
            "headline_metric"]
 
 
@@ -60,6 +64,47 @@ class ReadResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+
+
+def special_kind(path) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a directory (following
+    symlinks): ``"a FIFO"``, ``"a device"``, ``"a socket"``; ``None`` otherwise (missing
+    paths too). Only regular files are read: a FIFO would block the reader for ever and a
+    device such as ``/dev/zero`` never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def special_files(root, limit: int = 100_000) -> list[tuple[str, str]]:
+    """``(path, what)`` of the special files under ``root`` (not in hidden directories,
+    symlinked directories not followed), at most ``limit`` entries visited."""
+    root = Path(root)
+    found, stack, seen = [], [root], 0
+    while stack and seen < limit:
+        d = stack.pop()
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            seen += 1
+            if e.is_dir(follow_symlinks=False):
+                if not e.name.startswith("."):
+                    stack.append(Path(e.path))
+            elif not e.name.startswith("."):
+                what = special_kind(e.path)
+                if what:
+                    found.append((e.path, what))
+    return found
 
 
 def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):

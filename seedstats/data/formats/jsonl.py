@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seedstats.data.formats.base import headline_metric, read_each
+from seedstats.data.formats.base import headline_metric, read_each, special_kind
 from seedstats.data.records import Curve, TrialRecord, dataset_records
 from seedstats.data.schema import TASKS, steps_per_epoch_at, trial_id
 from seedstats.data.store import writing_directory
@@ -238,11 +238,12 @@ def _first_line(path: Path) -> bytes:
 
 
 def _log_files(directory: Path) -> list[Path]:
-    """Non-hidden ``*.jsonl`` files under ``directory`` (recursively), sorted."""
+    """Non-hidden regular ``*.jsonl`` files under ``directory`` (recursively), sorted."""
     out = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out += [Path(root) / f for f in files if f.endswith(SUFFIX) and not f.startswith(".")]
+        out += [Path(root) / f for f in files if f.endswith(SUFFIX) and not f.startswith(".")
+                and special_kind(Path(root) / f) is None]   # never a FIFO or a device
     return sorted(out)
 
 

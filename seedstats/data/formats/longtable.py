@@ -91,10 +91,20 @@ def _mapping(opts) -> tuple[dict, dict]:
     return cols, settings
 
 
+#: Compressed files are not read: a small archive can expand without bound (a 1 MB gzip to
+#: gigabytes); decompress a table first and ingest the result.
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".tar", ".tgz", ".7z")
+
+
 def _load(path: Path):
+    if path.suffix.lower() in _COMPRESSED:
+        raise ParseError(path, None, f"expected an uncompressed CSV/TSV/Parquet table, got a "
+                         f"{path.suffix} file; decompress it first (compressed tables are not "
+                         "read: their size cannot be bounded)")
     if path.suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
-    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", low_memory=False)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", low_memory=False,
+                       compression=None)
 
 
 def _constant(g, col: str, source, label=None):

@@ -23,7 +23,10 @@ runs.
 
 from __future__ import annotations
 
+import builtins
 import importlib
+import math
+import os
 import pickle
 from pathlib import Path
 
@@ -60,23 +63,39 @@ _PICKLE_SUFFIXES = (".pkl", ".pickle")
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only :data:`ALLOWED_GLOBALS`.
+    """An unpickler that resolves only :data:`ALLOWED_GLOBALS`, and builds nothing larger
+    than the file it reads.
+
+    Three allowed constructors can make an object out of a number alone (``bytes(n)``,
+    ``bytearray(n)`` and NumPy's ``_reconstruct(ndarray, shape, dtype)``): a few bytes of
+    pickle could then claim gigabytes. They are wrapped so that such an object may be at most
+    ``limit`` bytes (by default the size of the file: everything a real release holds comes
+    from its own bytes); ``numpy.ndarray`` may only be passed to ``_reconstruct``, not called.
 
     Parameters
     ----------
     file : binary file
     path : str
         Named in the error message.
+    limit : int, optional
+        Largest object (bytes) a constructor may build from a size alone; default 1 MiB or
+        the file's size, whichever is larger.
 
     Raises
     ------
     ParseError
-        On the first global outside the allow-list (``"module.name"`` in the message);
-        nothing it would have called has run.
+        On the first global outside the allow-list (``"module.name"`` in the message), or an
+        object over ``limit``; nothing it would have called has run.
     """
-    def __init__(self, file, path):
+    def __init__(self, file, path, limit: int | None = None):
         super().__init__(file, encoding="latin1")
         self._path = path
+        if limit is None:
+            try:
+                limit = os.fstat(file.fileno()).st_size
+            except (AttributeError, OSError, ValueError):
+                limit = 0
+        self._limit = max(1 << 20, int(limit))
 
     def find_class(self, module, name):
         if (module, name) not in ALLOWED_GLOBALS:
@@ -85,6 +104,14 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"refused to unpickle global '{module}.{name}': the pickle is untrusted and "
                 "may only hold plain containers, numbers, strings and NumPy scalars/arrays "
                 "(nothing was run)")
+        if module == "__builtin__":
+            module = "builtins"
+        if module == "builtins" and name in ("bytes", "bytearray"):
+            return self._sized(getattr(builtins, name))
+        if (module, name) == ("numpy", "ndarray"):
+            return _NDARRAY
+        if name == "_reconstruct":
+            return self._reconstruct
         if module.startswith("numpy."):
             sub = module.split(".", 2)[2]
             for base in ("numpy._core", "numpy.core"):
@@ -92,9 +119,47 @@ class RestrictedUnpickler(pickle.Unpickler):
                     return getattr(importlib.import_module(f"{base}.{sub}"), name)
                 except (ImportError, AttributeError):
                     continue
-        if module == "__builtin__":
-            module = "builtins"
         return getattr(importlib.import_module(module), name)
+
+    def _too_big(self, what, size):
+        return ParseError(self._path, None,
+                          f"refused to build {what} of {size:,} bytes from a pickle of at most "
+                          f"{self._limit:,}: a release pickle holds nothing larger than itself "
+                          "(nothing was allocated)")
+
+    def _sized(self, cls):
+        def build(*args):
+            if args and isinstance(args[0], int) and not isinstance(args[0], bool):
+                if args[0] > self._limit:
+                    raise self._too_big(cls.__name__, args[0])
+            return cls(*args)
+        return build
+
+    def _reconstruct(self, subtype, shape, dtype):
+        if subtype is not _NDARRAY:
+            raise ParseError(self._path, None, "expected numpy.ndarray as the array type of "
+                             "numpy's _reconstruct; refused another (nothing was run)")
+        dt = np.dtype(dtype)
+        try:
+            count = math.prod(int(n) for n in shape)
+        except (TypeError, ValueError):
+            raise ParseError(self._path, None, "expected a shape of integers for numpy's "
+                             "_reconstruct") from None
+        if count < 0 or count * max(dt.itemsize, 1) > self._limit:
+            raise self._too_big("an array", count * max(dt.itemsize, 1))
+        return np.ndarray(shape, dt)
+
+
+class _NdarrayToken:
+    """``numpy.ndarray`` as a release pickle may name it: only as the type argument of
+    ``_reconstruct``; calling it (an empty array of any size) is refused."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("refused to call numpy.ndarray from a pickle: arrays come from their "
+                        "pickled data only (nothing was allocated)")
+
+
+_NDARRAY = _NdarrayToken()
 
 
 def _head(path: Path, n: int = 2) -> bytes:
@@ -137,8 +202,16 @@ def load_pickle(path):
             raise
         except Exception as exc:  # an untrusted file: any failure means "malformed"
             raise ParseError(path, None, "expected a pickle of the released nested dict; "
-                             f"could not unpickle it ({type(exc).__name__}: "
-                             f"{str(exc)[:120]})") from None
+                             f"could not unpickle it ({_why(exc)})") from None
+
+
+def _why(exc) -> str:
+    """An exception's type and the start of its message, without formatting what it holds
+    (the message of an exception raised on untrusted data may embed a huge object)."""
+    arg = exc.args[0] if exc.args else ""
+    text = arg[:120] if isinstance(arg, str) else ""
+    text = text.encode("unicode_escape", "replace").decode("ascii", "replace")[:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # --- reading -----------------------------------------------------------------------------

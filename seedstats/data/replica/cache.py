@@ -16,7 +16,7 @@ from seedstats.data import schema, store
 from seedstats.data.replica import model
 from seedstats.data.replica.model import REPLICA_VERSION, build_replica
 
-__all__ = ["replica_path", "PRUNE_GRACE_S", "STALE_BUILD_S"]
+__all__ = ["replica_path", "discard", "PRUNE_GRACE_S", "STALE_BUILD_S"]
 
 
 def _fingerprint() -> str:
@@ -122,3 +122,15 @@ def replica_path() -> Path:
     return final
 
 
+
+
+def discard(path) -> None:
+    """Remove a damaged replica entry (renamed to a private trash name first, atomically, so
+    no other process reads it half-deleted); the next :func:`replica_path` rebuilds it."""
+    path = Path(path)
+    trash = path.with_name(f".{path.name}.trash-{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        os.rename(path, trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
