@@ -160,6 +160,16 @@ def paper_scores(trials: pd.DataFrame, evals: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _text(s: str) -> str:
+    """``s`` as valid UTF-8: a file name that is not UTF-8 reaches Python with surrogate
+    escapes (PEP 383), which Parquet and Arrow refuse; those bytes become U+FFFD."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Turn trial records into the ``trials``, ``evals`` and ``train_loss`` tables.
 
@@ -178,7 +188,7 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
     seen: dict[str, str] = {}
     t_rows, e_parts, l_parts = [], [], []
     for rec in records:
-        tid = schema.trial_id(rec.task, rec.wi_seed, rec.do_seed, rec.seed)
+        tid = schema.trial_id(_text(rec.task), rec.wi_seed, rec.do_seed, rec.seed)
         if tid in seen:
             raise DataError(
                 f"duplicate trial {tid} (task {rec.task}, WI {rec.wi_seed}, DO {rec.do_seed}, "
@@ -242,10 +252,10 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
         else:
             diverged = schema.is_failed(after, baseline, metric)
         t_rows.append({
-            "task": rec.task, "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
+            "task": _text(rec.task), "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
             "trial_id": tid, "metric": metric, "before": before, "after": after, "best": best,
             "score": score, "n_evals": n_evals, "n_steps": n_steps, "complete": bool(rec.complete),
-            "diverged": diverged, "flags": flags, "source": rec.source,
+            "diverged": diverged, "flags": flags, "source": _text(rec.source),
         })
         l_parts.append((tid, rec, lsteps, loss, None))
 

@@ -23,7 +23,7 @@ from seedstats.data.records import TrialRecord
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["IngestOptions", "ReadResult", "parse_error_or_skip", "read_each", "gc_paused",
-           "special_kind", "special_files",
+           "special_kind", "special_files", "excerpt", "MAX_STEP",
            "headline_metric"]
 
 
@@ -64,6 +64,20 @@ class ReadResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+
+
+#: Steps (and integers read as numbers) must be below this: exact as a float64 and far inside
+#: int64, so no cast can wrap a huge step around into a wrong one.
+MAX_STEP = 2 ** 53
+
+
+def excerpt(value, limit: int = 40) -> str:
+    """A short, escaped ``repr`` of a value read from a file, for an error message (the
+    value may be huge or hold control characters)."""
+    if isinstance(value, (str, bytes)) and len(value) > 4 * limit:
+        value = value[: 4 * limit]  # never format more than a few times what is shown
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def special_kind(path) -> str | None:

@@ -43,7 +43,13 @@ import math
 import re
 from pathlib import Path
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import (
+    MAX_STEP,
+    IngestOptions,
+    ReadResult,
+    excerpt,
+    parse_error_or_skip,
+)
 from seedstats.data.formats.sweeps import (
     END_KEY,
     Resolver,
@@ -120,12 +126,18 @@ def _series(log_history, path) -> tuple[dict[str, Series], float | None, int | N
         step = _integer(entry.get("step"))
         if step is None:
             raise ParseError(path, None, f"log_history[{i}]: expected an integer 'step', "
-                             f"got {entry.get('step')!r}")
+                             f"got {excerpt(entry.get('step'))}")
+        if not 0 <= step < MAX_STEP:
+            raise ParseError(path, None, f"log_history[{i}]: expected a 'step' from 0 to "
+                             f"{MAX_STEP - 1}, got {excerpt(step)}")
         if END_KEY in entry:
             end_order, end_step = float(i), step
         for k, v in entry.items():
             if k == "step" or isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
+            if isinstance(v, int) and abs(v) >= MAX_STEP:
+                raise ParseError(path, None, f"log_history[{i}][{excerpt(k)}]: expected a "
+                                 f"number a float can hold, got {excerpt(v)}")
             c = cols.setdefault(k, ([], [], []))
             c[0].append(step)
             c[1].append(v)

@@ -219,7 +219,7 @@ class LogWriter:
 def _is_header_line(line: bytes) -> bool:
     try:
         rec = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(rec, dict) and rec.get("event") == "header"
 
@@ -288,7 +288,7 @@ def _records(path: Path, data: bytes):
         objs = json.loads(b"[" + b",".join(ln for _, ln in numbered) + b"]")
         if len(objs) == len(numbered):
             return list(zip((n for n, _ in numbered), objs)), False
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         pass
     out = []
     cut = False
@@ -296,6 +296,9 @@ def _records(path: Path, data: bytes):
     for k, (n, ln) in enumerate(numbered):
         try:
             out.append((n, json.loads(ln)))
+        except RecursionError:
+            raise ParseError(path, n, "expected one JSON object per line; got one nested too "
+                             "deeply to read") from None
         except (ValueError, UnicodeDecodeError) as exc:
             if k == last and not data.endswith(b"\n"):
                 cut = True  # the writer was killed in the middle of this line

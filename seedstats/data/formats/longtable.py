@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, excerpt, parse_error_or_skip
 from seedstats.data.formats.sweeps import Resolver, Series, as_int, assemble, guarded
 from seedstats.data.records import Curve
 from seedstats.errors import DataError, ParseError
@@ -124,7 +124,7 @@ def _to_bool(v, source) -> bool:
         return True
     if s in ("false", "0", "no", "0.0"):
         return False
-    raise ParseError(source, None, f"column 'complete': expected true/false, got {v!r}")
+    raise ParseError(source, None, f"column 'complete': expected true/false, got {excerpt(v)}")
 
 
 def read(path: Path, opts: IngestOptions) -> ReadResult:
@@ -169,13 +169,13 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ParseError(path, i + 2, f"column {col['step']!r}: expected an integer step, got "
-                         f"{df[col['step']].iloc[i]!r}")
+                         f"{excerpt(df[col['step']].iloc[i])}")
     bad = values.isna() & df[col["value"]].notna() & ~df[col["value"]].astype(str).str.strip(
     ).str.lower().isin(["nan", ""])
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ParseError(path, i + 2, f"column {col['value']!r}: expected a number, got "
-                         f"{df[col['value']].iloc[i]!r}")
+                         f"{excerpt(df[col['value']].iloc[i])}")
     # counts: g = updates done when logged
     g = steps.to_numpy(np.int64) + (0 if step_is == "count" else 1)
     work = pd.DataFrame({"run": df[col["run"]].astype(str), "g": g,

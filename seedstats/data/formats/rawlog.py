@@ -196,6 +196,8 @@ def _json_numbers(s: str):
         s = s.replace("nan", "NaN").replace("inf", "Infinity")
     try:
         return json.loads(s)
+    except RecursionError:
+        raise _Bad(f"{s[:20]!r}...: lists nested too deeply") from None
     except ValueError as exc:
         pos = getattr(exc, "pos", 0)
         raise _Bad(f"{s[max(0, pos - 20):pos + 20]!r} near column {pos + 1}") from None

@@ -35,6 +35,7 @@ import numpy as np
 from seedstats.data import schema, store
 from seedstats.data.formats.base import (
     ReadResult,
+    excerpt,
     gc_paused,
     headline_metric,
     parse_error_or_skip,
@@ -218,9 +219,7 @@ def _why(exc) -> str:
 
 
 def _short(v) -> str:
-    r = repr(v)
-    r = r if len(r) <= 60 else r[:57] + "..."
-    return f"{r} ({type(v).__name__})"
+    return f"{excerpt(v, 60)} ({type(v).__name__})"
 
 
 def _kr(key) -> str:

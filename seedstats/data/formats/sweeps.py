@@ -149,7 +149,7 @@ def guarded(path, what: str, fn):
     except SeedstatsError:
         raise
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError,
-            sqlite3.Error, UnicodeDecodeError, RecursionError) as exc:
+            sqlite3.Error, UnicodeDecodeError, RecursionError, OverflowError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise ParseError(path, None, f"expected {what}; got {type(exc).__name__}"
                          + (f": {msg}" if msg else "")) from None

@@ -1,0 +1,277 @@
+"""Fuzzing harness for the readers: mutated inputs of every format must end cleanly.
+
+Usage::
+
+    python benchmarks/fuzz_readers.py                    # 200 cases per format, seed 0
+    python benchmarks/fuzz_readers.py --cases 2000 --seed 7 --json out.json
+
+For each format (the released pickle, raw text logs, JSON Lines logs, long tables, Hugging Face
+``trainer_state.json`` runs) it writes one small valid input with the project's own writers (or
+the real library's, for the Trainer), then, per case, copies it and mutates one of its files with
+a seeded random choice of: truncation, byte flips, a deleted or duplicated line, a number
+replaced by a huge, negative, NaN/inf or malformed one, deep nesting, an empty or binary file,
+and a file name with a newline, unicode or bytes that are not UTF-8. Each case is ingested in
+this process (under a memory limit and a timer) and classified:
+
+- ``ok``: the ingest returned a dataset;
+- ``error``: a :class:`~seedstats.errors.SeedstatsError` whose message is one line of at most 500
+  characters (what a user should see);
+- ``bad error``: a SeedstatsError with a multi-line or huge message;
+- ``traceback``: any other exception (a bug);
+- ``hang``: no answer within the per-case time limit (a bug).
+
+It does not yet count values (whether an ``ok`` case kept everything its input holds); that
+check lives in the per-format tests. Prints a table of counts per format and outcome and the
+first failing cases, and exits 1 when any case was a traceback, a hang or a bad error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+OUTCOMES = ("ok", "error", "bad error", "traceback", "hang")
+#: Seconds per case and address-space limit of the whole run (a memory bomb ends in a clean
+#: error or a MemoryError, which counts as a traceback, instead of taking the machine).
+TIME_LIMIT_S, MEMORY_LIMIT = 20, 6 << 30
+_NUMBER = re.compile(rb"(?<![A-Za-z_])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_REPLACEMENTS = (b"1e400", b"-1e400", b"99999999999999999999999999999999", b"-5", b"nan",
+                 b"NaN", b"inf", b"-inf", b"0.6x", b"n/a", b"", b"1" * 5000, b"true", b"null",
+                 b'"x"', b"[]", b"{}")
+
+
+# --- valid inputs -----------------------------------------------------------------------------
+
+
+def _small_dataset():
+    from test_release import make_dataset
+
+    return make_dataset(n=2)
+
+
+def _release(d: Path) -> Path:
+    from seedstats.data import export
+
+    return export(_small_dataset(), d / "release.pkl", format="release")
+
+
+def _rawlog(d: Path) -> Path:
+    from seedstats.data import export
+
+    return export(_small_dataset(), d / "logs", format="rawlog")
+
+
+def _jsonl(d: Path) -> Path:
+    from seedstats.data.formats.jsonl import write_jsonl
+
+    return write_jsonl(_small_dataset(), d / "jsonl")
+
+
+def _table(d: Path) -> Path:
+    rows = ["run,step,metric,value"]
+    for run in ("seed1", "seed2", "seed3"):
+        for step in range(0, 100, 10):
+            rows.append(f"{run},{step},accuracy,{0.5 + step / 400:.4f}")
+            rows.append(f"{run},{step},loss,{0.7 - step / 400:.4f}")
+    p = d / "long.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def _hf(d: Path) -> Path:
+    from transformers import TrainerState
+
+    root = d / "hf"
+    for seed in (1, 2, 3):
+        hist = []
+        for g in range(10, 110, 10):
+            hist.append({"epoch": g / 100, "grad_norm": 1.5, "learning_rate": 2e-5,
+                         "loss": 0.7 - g / 400, "step": g})
+            hist.append({"eval_accuracy": 0.5 + g / 400, "eval_loss": 0.6, "epoch": g / 100,
+                         "eval_runtime": 1.0, "step": g})
+        run = root / f"seed{seed}"
+        run.mkdir(parents=True)
+        TrainerState(epoch=1.0, global_step=100, max_steps=100, logging_steps=10,
+                     eval_steps=10, log_history=hist).save_to_json(str(run /
+                                                                       "trainer_state.json"))
+    return root
+
+
+#: format -> (writer of a valid input, the --format name, ingest options)
+_SEED = {"seeds_from": "seed{seed}", "task": "rte"}
+SOURCES = {"release": (_release, "release", {}), "rawlog": (_rawlog, "rawlog", {}),
+           "jsonl": (_jsonl, "jsonl", {}), "table": (_table, "table", _SEED),
+           "hf": (_hf, "hf", _SEED)}
+
+
+# --- mutations --------------------------------------------------------------------------------
+
+
+def _files(src: Path) -> list[Path]:
+    if src.is_file():
+        return [src]
+    return sorted(p for p in src.rglob("*") if p.is_file())
+
+
+def mutate(data: bytes, rng: random.Random, text: bool) -> tuple[str, bytes]:
+    """One seeded mutation of a file's bytes: ``(what, new bytes)``."""
+    kinds = ["truncate", "flip", "empty", "binary"]
+    if text:
+        kinds += ["delete line", "duplicate line", "number", "number", "number", "nest"]
+    kind = rng.choice(kinds)
+    if kind == "truncate":
+        return kind, data[:rng.randrange(len(data) + 1)]
+    if kind == "flip":
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            if b:
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        return kind, bytes(b)
+    if kind == "empty":
+        return kind, b""
+    if kind == "binary":
+        return kind, bytes(rng.randrange(256) for _ in range(min(len(data), 4096)))
+    lines = data.splitlines(keepends=True)
+    if kind in ("delete line", "duplicate line") and lines:
+        i = rng.randrange(len(lines))
+        lines[i:i + 1] = [] if kind == "delete line" else [lines[i], lines[i]]
+        return kind, b"".join(lines)
+    numbers = list(_NUMBER.finditer(data))
+    if not numbers:
+        return "truncate", data[: len(data) // 2]
+    m = rng.choice(numbers)
+    new = (b"[" * 100_000 + b"1" + b"]" * 100_000 if kind == "nest"
+           else rng.choice(_REPLACEMENTS))
+    return f"{kind} {new[:12]!r}", data[:m.start()] + new + data[m.end():]
+
+
+def _rename(path: Path, rng: random.Random) -> tuple[str, Path]:
+    name = rng.choice(["wi1\ndo1", "wi1_dö1_ünï", "wi1\u202edo1"])
+    if rng.random() < 0.3:
+        new = Path(os.fsdecode(bytes(path.parent).rstrip(b"/") + b"/" + b"wi\xff" +
+                               os.fsencode(path.suffix)))
+    else:
+        new = path.with_name(name + path.suffix)
+    path.rename(new)
+    return f"rename {new.name!r}", new
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout
+
+
+def run_case(fmt: str, valid: Path, work: Path, rng: random.Random) -> tuple[str, str, str]:
+    """Mutate a copy of ``valid`` and ingest it: ``(outcome, mutation, detail)``."""
+    from seedstats.data import ingest
+    from seedstats.errors import SeedstatsError
+
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    src = work / valid.name
+    if valid.is_dir():
+        shutil.copytree(valid, src)
+    else:
+        shutil.copy2(valid, src)
+    target = rng.choice(_files(src))
+    text = fmt != "release"
+    if rng.random() < 0.08 and src.is_dir():
+        what, _ = _rename(target, rng)
+    else:
+        what, data = mutate(target.read_bytes(), rng, text)
+        target.write_bytes(data)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(TIME_LIMIT_S)
+    try:
+        ingest(src, format=SOURCES[fmt][1], options=SOURCES[fmt][2])
+        outcome, detail = "ok", ""
+    except _Timeout:
+        outcome, detail = "hang", f"no answer in {TIME_LIMIT_S} s"
+    except SeedstatsError as exc:
+        msg = str(exc)
+        outcome = "error" if "\n" not in msg and len(msg) <= 500 else "bad error"
+        detail = msg[:300]
+    except BaseException as exc:  # noqa: BLE001 - what the harness is looking for
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        outcome = "traceback"
+        tb = traceback.extract_tb(exc.__traceback__)[-1]
+        detail = f"{type(exc).__name__}: {str(exc)[:200]} at {tb.filename}:{tb.lineno}"
+    finally:
+        signal.alarm(0)
+    return outcome, what, detail
+
+
+def fuzz(cases: int, seed: int, formats=None, echo=print) -> dict:
+    """Run ``cases`` cases per format; returns ``{format: {outcome: count}, "failures": [...]}``."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    formats = list(SOURCES) if formats is None else list(formats)
+    out = {"cases": cases, "seed": seed, "counts": {}, "failures": []}
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
+        tmp = Path(tmp)
+        for fmt in formats:
+            d = tmp / fmt / "valid"
+            d.mkdir(parents=True)
+            try:
+                valid = SOURCES[fmt][0](d)
+            except ImportError as exc:  # the real library that writes it is not installed
+                echo(f"{fmt:8s} skipped ({exc})")
+                continue
+            rng = random.Random(f"{seed}-{fmt}")
+            counts = Counter()
+            for i in range(cases):
+                outcome, what, detail = run_case(fmt, valid, tmp / fmt / "case", rng)
+                counts[outcome] += 1
+                if outcome in ("traceback", "hang", "bad error"):
+                    out["failures"].append({"format": fmt, "case": i, "outcome": outcome,
+                                            "mutation": what, "detail": detail})
+            out["counts"][fmt] = {k: counts.get(k, 0) for k in OUTCOMES}
+            echo(f"{fmt:8s} " + "  ".join(f"{k} {counts.get(k, 0):4d}" for k in OUTCOMES))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=200, help="cases per format (default 200)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--format", action="append", choices=list(SOURCES))
+    ap.add_argument("--json", type=Path, help="write the counts and failures here")
+    args = ap.parse_args(argv)
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    res = fuzz(args.cases, args.seed, args.format)
+    bad = res["failures"]
+    total = {k: sum(c[k] for c in res["counts"].values()) for k in OUTCOMES}
+    print("all      " + "  ".join(f"{k} {v:4d}" for k, v in total.items()))
+    for f in bad[:20]:
+        print(f"  {f['format']} case {f['case']}: {f['outcome']} after {f['mutation']}: "
+              f"{f['detail']}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2, default=str))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
