@@ -6,7 +6,8 @@ Usage::
     python benchmarks/fuzz_readers.py --cases 2000 --seed 7 --json out.json
 
 For each format (the released pickle, raw text logs, JSON Lines logs, long tables, Hugging Face
-``trainer_state.json`` runs) it writes one small valid input with the project's own writers (or
+``trainer_state.json`` runs, the follow-up study's TSV logs, TensorBoard event files from
+torch's ``SummaryWriter``) it writes one small valid input with the project's own writers (or
 the real library's, for the Trainer), then, per case, copies it and mutates one of its files with
 a seeded random choice of: truncation, byte flips, a deleted or duplicated line, a number
 replaced by a huge, negative, NaN/inf or malformed one, deep nesting, an empty or binary file,
@@ -111,11 +112,38 @@ def _hf(d: Path) -> Path:
     return root
 
 
+def _mosbach(d: Path) -> Path:
+    import numpy as np
+    from test_sweeps_mosbach import write_run
+
+    root = d / "logfiles"
+    rng = np.random.default_rng(0)
+    for seed in (1, 2, 3):
+        write_run(root / "rte" / f"bert_False_1.0_16_wd_0.01_wup_0.1_{seed}", rng)
+    return root
+
+
+def _tensorboard(d: Path) -> Path:
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = d / "tb"
+    for seed in (1, 2, 3):
+        w = SummaryWriter(str(root / f"seed{seed}"))
+        for g in range(10, 110, 10):
+            w.add_scalar("train/loss", 0.7 - g / 400, g)
+            w.add_scalar("eval/accuracy", 0.5 + g / 400, g)
+        w.close()
+    return root
+
+
 #: format -> (writer of a valid input, the --format name, ingest options)
 _SEED = {"seeds_from": "seed{seed}", "task": "rte"}
 SOURCES = {"release": (_release, "release", {}), "rawlog": (_rawlog, "rawlog", {}),
            "jsonl": (_jsonl, "jsonl", {}), "table": (_table, "table", _SEED),
-           "hf": (_hf, "hf", _SEED)}
+           "hf": (_hf, "hf", _SEED), "mosbach": (_mosbach, "mosbach", {}),
+           "tensorboard": (_tensorboard, "tensorboard", _SEED)}
+#: Binary formats: only byte-level mutations.
+BINARY = ("release", "tensorboard")
 
 
 # --- mutations --------------------------------------------------------------------------------
@@ -195,7 +223,7 @@ def run_case(fmt: str, valid: Path, work: Path, rng: random.Random) -> tuple[str
     else:
         shutil.copy2(valid, src)
     target = rng.choice(_files(src))
-    text = fmt != "release"
+    text = fmt not in BINARY
     if rng.random() < 0.08 and src.is_dir():
         what, _ = _rename(target, rng)
     else:

@@ -34,7 +34,13 @@ import math
 import re
 from pathlib import Path
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import (
+    MAX_STEP,
+    IngestOptions,
+    ReadResult,
+    excerpt,
+    parse_error_or_skip,
+)
 from seedstats.data.formats.sweeps import (
     Resolver,
     Series,
@@ -91,7 +97,8 @@ def read_tsv(path: Path) -> tuple[list[str], list[list[float]]]:
         cells = line.split("\t")
         if cells[0] == "global_step":
             if header is not None and cells != header:
-                raise ParseError(path, i, f"expected the header {header}, got {cells}")
+                raise ParseError(path, i, f"expected the header {excerpt(header, 120)}, got "
+                                 f"{excerpt(cells, 120)}")
             header = cells
             continue
         if header is None:
@@ -102,9 +109,13 @@ def read_tsv(path: Path) -> tuple[list[str], list[list[float]]]:
         try:
             vals = [float(c) for c in cells]
         except ValueError:
-            raise ParseError(path, i, f"expected numbers, got {line!r}") from None
+            raise ParseError(path, i, f"expected numbers, got {excerpt(line, 80)}") from None
         if not (math.isfinite(vals[0]) and vals[0].is_integer()):
-            raise ParseError(path, i, f"expected an integer global_step, got {cells[0]!r}")
+            raise ParseError(path, i, f"expected an integer global_step, got "
+                             f"{excerpt(cells[0])}")
+        if not -1 <= vals[0] < MAX_STEP:  # -1: the script's evaluation after training
+            raise ParseError(path, i, f"expected a global_step from -1 to {MAX_STEP - 1}, got "
+                             f"{excerpt(cells[0])}")
         rows.append(vals)
     if header is None:
         raise ParseError(path, 1, "expected a header line starting with 'global_step'")
