@@ -278,3 +278,42 @@ def test_the_command_line_prints_a_note_in_one_line(saved, ds, tmp_path, capsys)
     assert notes == [f"seedstats ingest: note: {out}: restored the previous copy from "
                      f".again.old-{pid}, left by an interrupted write"]
     assert store.is_dataset(out) and not out.with_name(f".again.old-{pid}").exists()
+
+
+def test_a_killed_writer_s_temporary_file_is_removed_on_the_next_write(tmp_path):
+    target = tmp_path / "fig2.png"
+    target.write_bytes(b"old")
+    pid = _dead_pid()
+    left = tmp_path / f".fig2.png.{pid}.tmp"
+    left.write_bytes(b"half")
+    with pytest.warns(SeedstatsNote, match="removed .fig2.png.*unfinished"):
+        with store.writing_file(target) as tmp:
+            tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig2.png"]
+
+
+@pytest.mark.parametrize("delay", [0.6, 1.2, 1.8, 2.4])
+def test_kill_9_during_figures_leaves_old_or_new_files_and_a_rerun_cleans_up(tmp_path, delay):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "figs"
+    cmd = [sys.executable, "-m", "seedstats", "figures", "fig2", "fig3", "fig8", "--data",
+           "dodge2020", "--out", str(out), "--jobs", "1"]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    png = b"\x89PNG\r\n\x1a\n"
+    for f in out.glob("*.png") if out.exists() else []:
+        data = f.read_bytes()
+        assert data.startswith(png) and data.rstrip().endswith(b"IEND\xaeB`\x82"), f
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert not [f.name for f in out.iterdir() if f.name.startswith(".")]
+    assert sorted(f.name for f in out.glob("*.png")) == ["fig2.png", "fig3.png", "fig8.png"]

@@ -190,9 +190,12 @@ def writing_file(path):
     """Context manager for writers of one file: write the yielded temporary path, then swap in.
 
     The temporary file sits beside ``path`` (same file system, hidden name); on success it
-    replaces ``path`` atomically, on failure it is removed and ``path`` is untouched.
+    replaces ``path`` atomically, on failure it is removed and ``path`` is untouched. The
+    temporary files of writers that were killed (``kill -9`` leaves them) are removed first,
+    with a :class:`~seedstats.errors.SeedstatsNote`.
     """
     path = Path(path)
+    _remove_dead_temporaries(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
@@ -200,6 +203,25 @@ def writing_file(path):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Remove the ``.<name>.<pid>.tmp`` files that killed writers of ``path`` left, with a note."""
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and
+                 n.endswith(".tmp")]
+    except OSError:
+        return
+    for n in names:
+        pid = n[len(prefix):-len(".tmp")]
+        if pid.isdigit() and _dead(pid):
+            try:
+                os.unlink(path.parent / n)
+            except OSError:
+                continue
+            warnings.warn(f"{path}: removed {n}, the unfinished output of an interrupted "
+                          "write", SeedstatsNote, stacklevel=4)
 
 
 def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
