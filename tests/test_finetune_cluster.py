@@ -76,3 +76,25 @@ def test_ray_launcher_runs_a_2x2_grid(tmp_path):
     again = run_grid(TrialSpec(None, 0, 0, out=tmp_path, **SMALL), "1-2", "1-2",
                      launcher="ray", workers=2)
     assert again["status"].tolist() == ["skipped"] * 4
+
+
+def test_a_second_grid_on_the_same_out_refuses_in_one_line(tmp_path):
+    import fcntl
+    import os
+
+    from seedstats.errors import DataError
+
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / ".grid.lock", "a+") as fh:       # the first grid, still running
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        with pytest.raises(DataError) as err:
+            run_grid(TrialSpec(None, 0, 0, out=tmp_path, **SMALL), "1", "1")
+    msg = str(err.value)
+    assert msg == (f"--out {tmp_path}: another `seedstats finetune grid` is running on it "
+                   f"(pid {os.getpid()}); wait for it to finish or choose another --out")
+    assert not list(tmp_path.glob("*.jsonl"))                 # it ran nothing
+    # once the first has finished, the grid runs (and takes the lock itself)
+    summary = run_grid(TrialSpec(None, 0, 0, out=tmp_path, **SMALL), "1", "1")
+    assert summary["status"].tolist() == ["ok"]

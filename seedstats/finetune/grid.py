@@ -29,7 +29,13 @@ import time
 import traceback
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
+
+try:  # POSIX: one grid at a time per --out (see _grid_lock)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 import pandas as pd
 
@@ -219,8 +225,38 @@ def run_grid(base, wi_seeds, do_seeds, *, launcher: str = "local", workers: int 
     specs = grid_specs(base, wi_seeds, do_seeds)
     out = Path(base.out)
     out.mkdir(parents=True, exist_ok=True)
+    with _grid_lock(out):
+        return _run_grid(specs, out, launcher, workers, address, gpus_per_trial, echo)
 
 
+@contextmanager
+def _grid_lock(out: Path):
+    """One grid at a time per ``--out``: a second run refuses in one line instead of running
+    every trial again beside the first (POSIX; no lock on Windows)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    path = out / ".grid.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()[:20] or "?"
+            raise DataError(f"--out {out}: another `seedstats finetune grid` is running on it "
+                            f"(pid {holder}); wait for it to finish or choose another --out")\
+                from None
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_grid(specs, out, launcher, workers, address, gpus_per_trial, echo):
     rows: dict[int, dict] = {}
     todo = []
     for i, spec in enumerate(specs):
