@@ -144,3 +144,25 @@ def test_a_compressed_table_is_refused_not_expanded(tmp_path):
     with pytest.raises(ParseError, match=r"bomb\.csv\.gz: expected an uncompressed .* got a "
                                          r"\.gz file; decompress it first"):
         ingest(path, format="table")
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_steps_logged_twice_are_set_aside_and_said(tmp_path, same):
+    from seedstats.data import IngestOptions, ingest
+
+    rows = ["run,step,metric,value"] + [f"seed1,{g},accuracy,{0.5 + g / 100}"
+                                        for g in range(1, 6)]
+    rows += [f"seed1,3,accuracy,{0.53 if same else 0.9}"] * 1000      # step 3, again and again
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(rows) + "\n")
+    ds, rep = ingest(path, format="table",
+                     options=IngestOptions(task="rte", seeds_from="seed{seed}"))
+    flag = "duplicate_steps" if same else "conflicting_steps"
+    assert ds.trials["flags"].tolist() == [flag]
+    acc = ds.evals[ds.evals["metric"] == "accuracy"]
+    # one evaluation per step logged (5), and at step 3 the value logged last
+    assert acc.loc[acc["phase"] != "after", "value"].round(6).tolist() == [
+        0.51, 0.52, 0.53 if same else 0.9, 0.54, 0.55]
+    (note,) = [n for n in rep.notes if flag in n]
+    assert note.startswith("1 trial(s) logged a step more than once") and "kept" in note
+    assert str(rep).count(flag) >= 1

@@ -95,8 +95,17 @@ def report(ds: Dataset, skipped=(), notes=()) -> IngestReport:
         })
     cols = ["task", "trials", "evals", "loss_steps", "incomplete", "flagged", "nan_values",
             "diverged"]
+    notes = list(notes)
+    tokens = t["flags"].astype(str).str.split(",")
+    for flag, what in (("conflicting_steps", "logged a step more than once with different "
+                                             "values"),
+                       ("duplicate_steps", "logged a step more than once with the same value")):
+        n = int(tokens.map(lambda f, flag=flag: flag in f).sum())
+        if n:
+            notes.append(f"{n} trial(s) {what}: the value logged last at each step was kept, "
+                         f"the earlier ones set aside (flag {flag})")
     return IngestReport(pd.DataFrame(rows, columns=cols).set_index("task"), list(skipped),
-                        list(notes))
+                        notes)
 
 
 def _module(name: str):

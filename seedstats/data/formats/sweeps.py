@@ -479,14 +479,27 @@ class Series:
 
     def dedupe(self) -> "Series":
         """Sorted by step, one value per step: the one logged last."""
+        return self.deduped()[0]
+
+    def deduped(self) -> tuple["Series", int, int]:
+        """:meth:`dedupe`, with the number of values set aside and how many of them differ
+        from the value kept at their step (NaN equals NaN)."""
         if len(self.g) < 2:
-            return self
+            return self, 0, 0
         idx = np.lexsort((self.order, self.g))
-        g = self.g[idx]
+        g, v = self.g[idx], self.v[idx]
         keep = np.ones(len(g), dtype=bool)
         keep[:-1] = g[1:] != g[:-1]
+        n_set_aside = int((~keep).sum())
+        n_differ = 0
+        if n_set_aside:
+            # the value kept at a set-aside row's step: the next kept row (the last logged)
+            nxt = np.flatnonzero(keep)
+            kv = v[nxt[np.searchsorted(nxt, np.flatnonzero(~keep))]]
+            dv = v[~keep]
+            n_differ = int((~((kv == dv) | (np.isnan(kv) & np.isnan(dv)))).sum())
         idx = idx[keep]
-        return Series(self.g[idx], self.v[idx], self.order[idx])
+        return Series(self.g[idx], self.v[idx], self.order[idx]), n_set_aside, n_differ
 
 
 def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
@@ -599,11 +612,21 @@ def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str,
         Curves added as they are (e.g. the follow-up study's saved-checkpoint score).
     """
     pre, post = {}, {}
+    set_aside = differ = 0
     for name, s in evals.items():
         m = (s.order <= end_order) if end_order is not None else np.ones(len(s.g), bool)
-        pre[name] = Series(s.g[m], s.v[m], s.order[m]).dedupe()
+        pre[name], a, d = Series(s.g[m], s.v[m], s.order[m]).deduped()
         post[name] = Series(s.g[~m], s.v[~m], s.order[~m])
-    tr = train.dedupe() if train is not None and len(train.g) else None
+        set_aside, differ = set_aside + a, differ + d
+    tr = None
+    if train is not None and len(train.g):
+        tr, a, d = train.deduped()
+        set_aside, differ = set_aside + a, differ + d
+    flags = list(flags)
+    if differ:
+        flags.append("conflicting_steps")   # a step logged twice with different values
+    elif set_aside:
+        flags.append("duplicate_steps")     # a step logged twice with the same value
     if n_steps is None:
         cand = [0] + [int(s.g.max()) for s in pre.values() if len(s.g)]
         if tr is not None:
