@@ -156,6 +156,8 @@ def test_special_files_are_never_read_and_are_named(tmp_path, capsys):
     # a FIFO and a symlink to /dev/zero named like inputs: reading either would never end
     os.mkfifo(src / "wi9_do9.jsonl")
     (src / "zero.jsonl").symlink_to("/dev/zero")
+    (tmp_path / "elsewhere").mkdir()
+    (src / "linked").symlink_to(tmp_path / "elsewhere")
     signal.alarm(60)  # a hang fails the test instead of the suite
     try:
         rc = main(["ingest", str(src), "--out", str(tmp_path / "ds")])
@@ -164,7 +166,8 @@ def test_special_files_are_never_read_and_are_named(tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 0, out.err
     (line,) = [x for x in out.out.splitlines() if "special file" in x]
-    assert "not read: 2 special file(s)" in line and "(a FIFO)" in line and "(a device)" in line
+    assert "not read: 3 special file(s)" in line and "(a FIFO)" in line and "(a device)" in line
+    assert "linked (a symlinked directory)" in line
     os.mkfifo(tmp_path / "pipe.pkl")
     assert main(["ingest", str(tmp_path / "pipe.pkl"), "--out", str(tmp_path / "d2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

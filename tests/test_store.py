@@ -317,3 +317,43 @@ def test_kill_9_during_figures_leaves_old_or_new_files_and_a_rerun_cleans_up(tmp
     assert res.returncode == 0, res.stderr
     assert not [f.name for f in out.iterdir() if f.name.startswith(".")]
     assert sorted(f.name for f in out.glob("*.png")) == ["fig2.png", "fig3.png", "fig8.png"]
+
+
+@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4])
+def test_kill_9_during_ingest_and_earlystop_leaves_the_old_state_or_the_new(
+        tmp_path, ds, delay):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from seedstats.data import export
+
+    src = export(ds, tmp_path / "logs", format="rawlog")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    out, es = tmp_path / "ds", tmp_path / "es"
+    ingest = [sys.executable, "-m", "seedstats", "ingest", str(src), "--out", str(out)]
+    assert subprocess.run(ingest, env=env, capture_output=True).returncode == 0
+    (out / ".notes").write_text("mine")
+    before = load(out).trials
+    search = [sys.executable, "-m", "seedstats", "earlystop", "--task", "sst", "--exact",
+              "--max-budget", "2", "--out", str(es)]
+    for cmd in (ingest, search):
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    # the dataset is the old one or the new one (here they are equal), whole, with the notes
+    # (a kill between the two renames leaves it only in the backup: the next write restores it)
+    rerun = subprocess.run(ingest, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    pd.testing.assert_frame_equal(load(out).trials, before)
+    assert (out / ".notes").read_text() == "mine"
+    res = subprocess.run(search, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in es.iterdir()) == [
+        "assignments.csv", "assignments.parquet", "best.csv", "best.parquet"]
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert left == [], left

@@ -99,8 +99,9 @@ def special_kind(path) -> str | None:
 
 
 def special_files(root, limit: int = 100_000) -> list[tuple[str, str]]:
-    """``(path, what)`` of the special files under ``root`` (not in hidden directories,
-    symlinked directories not followed), at most ``limit`` entries visited."""
+    """``(path, what)`` of what the readers do not read under ``root``: special files (a FIFO,
+    a device, a socket) and symlinked directories (not followed, so a link cannot loop or lead
+    outside the tree); hidden entries are not looked at, at most ``limit`` entries visited."""
     root = Path(root)
     found, stack, seen = [], [root], 0
     while stack and seen < limit:
@@ -111,10 +112,13 @@ def special_files(root, limit: int = 100_000) -> list[tuple[str, str]]:
             continue
         for e in entries:
             seen += 1
+            if e.name.startswith("."):
+                continue
             if e.is_dir(follow_symlinks=False):
-                if not e.name.startswith("."):
-                    stack.append(Path(e.path))
-            elif not e.name.startswith("."):
+                stack.append(Path(e.path))
+            elif e.is_symlink() and e.is_dir():
+                found.append((e.path, "a symlinked directory"))
+            else:
                 what = special_kind(e.path)
                 if what:
                     found.append((e.path, what))
