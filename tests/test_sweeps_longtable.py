@@ -166,3 +166,19 @@ def test_steps_logged_twice_are_set_aside_and_said(tmp_path, same):
     (note,) = [n for n in rep.notes if flag in n]
     assert note.startswith("1 trial(s) logged a step more than once") and "kept" in note
     assert str(rep).count(flag) >= 1
+
+
+def test_a_row_without_a_run_is_an_error_or_set_aside_with_a_note(tmp_path):
+    from seedstats.data import IngestOptions, ingest
+    from seedstats.errors import ParseError
+
+    path = tmp_path / "t.csv"
+    path.write_text("run,step,metric,value\nseed1,1,accuracy,0.5\n,2,accuracy,0.6\n"
+                    "seed1,3,accuracy,0.7\n")
+    opts = dict(task="rte", seeds_from="seed{seed}")
+    with pytest.raises(ParseError, match=r"t\.csv:3: column 'run': expected a run name, got an "
+                                         r"empty cell"):
+        ingest(path, format="table", options=IngestOptions(**opts))
+    ds, rep = ingest(path, format="table", options=IngestOptions(skip_bad=True, **opts))
+    assert "set aside 1 row(s) with an empty 'run' cell (lines 3)" in rep.notes
+    assert ds.evals.loc[ds.evals["phase"] == "during", "value"].tolist() == [0.5, 0.7]

@@ -176,6 +176,17 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ParseError(path, i + 2, f"column {col['value']!r}: expected a number, got "
                          f"{excerpt(df[col['value']].iloc[i])}")
+    runs = df[col["run"]]
+    empty = (runs.isna() | (runs.astype(str).str.strip() == "")).to_numpy()
+    if empty.any():  # a row of no run: never dropped silently
+        lines = np.flatnonzero(empty) + 2
+        if not opts.skip_bad:
+            raise ParseError(path, int(lines[0]), f"column {col['run']!r}: expected a run name, "
+                             "got an empty cell (--skip-bad sets such rows aside)")
+        res.note(f"set aside {len(lines)} row(s) with an empty {col['run']!r} cell (lines "
+                 f"{', '.join(map(str, lines[:5]))}{', ...' if len(lines) > 5 else ''})")
+        keep = ~empty
+        df, steps, values = df[keep], steps[keep], values[keep]
     # counts: g = updates done when logged
     g = steps.to_numpy(np.int64) + (0 if step_is == "count" else 1)
     work = pd.DataFrame({"run": df[col["run"]].astype(str), "g": g,
@@ -189,7 +200,7 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     train_keys = {train_key, "train/loss"} if "train_loss" not in settings else {train_key}
     keys = ["task", "run"] if "task" in work.columns else ["run"]
     result = ReadResult(records=[])
-    for key, grp in work.groupby(keys, sort=True):
+    for key, grp in work.groupby(keys, sort=True, dropna=False):
         rname = key[-1] if isinstance(key, tuple) else key
         source = f"{path}#{rname}"
         rec = parse_error_or_skip(opts, result, source,
