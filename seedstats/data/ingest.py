@@ -248,9 +248,8 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
     if special:
         shown = ", ".join(f"{p} ({what})" for p, what in special[:5])
         more = f" and {len(special) - 5} more" if len(special) > 5 else ""
-        notes.append(f"not read: {len(special)} special file(s) or symlinked "
-                     f"director(y/ies), only regular files and real directories are: "
-                     f"{shown}{more}")
+        notes.append(f"not read: {len(special)} entries that are neither regular files nor "
+                     f"real directories: {shown}{more}")
     return ds, report(ds, result.skipped, notes)
 
 
