@@ -82,3 +82,36 @@ def test_corrupt_event_file(tmp_path):
     (run / "seedstats.json").write_text(json.dumps({"task": "rte"}))
     one_line_error(run_cli(tmp_path / "tb", "--out", tmp_path / "o", cwd=tmp_path),
                    "events.out.tfevents.1.host:1:", "CRC")
+
+
+def test_a_short_sweep_runs_early_stopping_and_figures_all(tmp_path, capsys):
+    import random
+
+    from seedstats.cli import main
+
+    r = random.Random(0)
+    rows = ["run,step,metric,value"]
+    for seed in range(1, 9):
+        for k, step in enumerate(range(50, 350, 50)):          # 6 evaluations per run
+            rows.append(f"seed{seed},{step},accuracy,{0.5 + 0.05 * k + r.random() * 0.05:.4f}")
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    ds = tmp_path / "ds"
+    assert main(["ingest", str(tmp_path / "t.csv"), "--out", str(ds), "--task", "mytask",
+                 "--seeds-from", "seed{seed}"]) == 0
+    capsys.readouterr()
+    assert main(["earlystop", "--data", str(ds), "--exact", "--max-budget", "3",
+                 "--out", str(tmp_path / "es")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("note: task 'mytask': the trials share 6 evaluation steps, so early "
+                     "stopping uses those 6 points (the paper used 30)") == 1
+    assert main(["earlystop", "--data", str(ds), "--exact", "--n-points", "7"]) == 2
+    assert "most trials logged only 6 steps; ask for at most 6 (--n-points" in \
+        capsys.readouterr().err
+    rc = main(["figures", "--all", "--data", str(ds), "--out", str(tmp_path / "f"),
+               "--jobs", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for name in ("fig6", "fig7", "halving", "fig4", "estimators"):
+        assert (tmp_path / "f" / f"{name}.png").exists(), name
+    (summary,) = [x for x in out.splitlines() if "outputs are not made for this data" in x]
+    assert summary.startswith("7 of 13 outputs are not made for this data: ")

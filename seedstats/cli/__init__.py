@@ -43,11 +43,13 @@ def main(argv=None) -> int:
         return 2
     with warnings.catch_warnings():  # restores both on the way out
         warnings.simplefilter("always", SeedstatsNote)
-        shown = warnings.showwarning
+        shown, said = warnings.showwarning, set()
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, SeedstatsNote):  # one line, no source location
-                print(f"seedstats {args.command}: note: {message}", file=sys.stderr)
+            if issubclass(category, SeedstatsNote):  # one line, once, no source location
+                if str(message) not in said:
+                    said.add(str(message))
+                    print(f"seedstats {args.command}: note: {message}", file=sys.stderr)
             else:
                 shown(message, category, filename, lineno, file, line)
 

@@ -105,7 +105,8 @@ def cmd_earlystop(args) -> int:
     bar = ProgressBar(f"earlystop {', '.join(tasks)}")
     try:
         a, b = budget_search_tasks(ds, tasks, samples=args.samples, exact=args.exact,
-                                   rng=args.seed, max_budget=args.max_budget, progress=bar)
+                                   rng=args.seed, max_budget=args.max_budget,
+                                   n_points=args.n_points, progress=bar)
     except (ValueError, TypeError) as exc:
         raise SeedstatsError(str(exc)) from None
     finally:
@@ -135,6 +136,9 @@ def register(sub) -> None:
     sp.add_argument("--task", action="append", help="task(s); default: all")
     sp.add_argument("--samples", type=int, default=50_000)
     sp.add_argument("--max-budget", type=int, default=30)
+    sp.add_argument("--n-points", type=int, default=None, metavar="K",
+                    help="evaluation points per trial (default 30, the paper's; or all the "
+                         "steps the trials share when a sweep logged fewer)")
     sp.add_argument("--exact", action="store_true", help="exact expectation, no sampling")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", type=Path, default=Path("earlystop"), metavar="DIR")

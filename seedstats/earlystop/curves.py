@@ -23,13 +23,18 @@ default), or is removed *and listed* in ``CurveSet.dropped`` (``missing="drop"``
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from seedstats.data import schema
-from seedstats.errors import DataError
+from seedstats.errors import DataError, SeedstatsNote
+
+#: Evaluation points per trial of the paper's early-stopping analysis (Section 5).
+PAPER_POINTS = 30
 
 __all__ = ["CurveSet", "as_curves", "pick_steps", "MISSING"]
 
@@ -136,8 +141,9 @@ def pick_steps(available, n_points: int, n_steps: int) -> tuple:
     """
     avail = np.unique(np.asarray(list(available), dtype=np.int64))
     if len(avail) < n_points:
-        raise DataError(f"n_points: asked for {n_points} evaluation points but only {len(avail)} "
-                        f"steps are logged by most trials; pass a smaller n_points")
+        raise DataError(f"n_points: asked for {n_points} evaluation points but most trials "
+                        f"logged only {len(avail)} steps; ask for at most {len(avail)} "
+                        f"(--n-points on the command line), or leave it out to use them all")
     chosen = []
     free = np.ones(len(avail), dtype=bool)
     for i in range(n_points):
@@ -183,7 +189,8 @@ def _from_dataset(ds, task, n_points, metric, missing) -> CurveSet:
     m = ds.curves(task, metric=metric)
     n_steps = int(trials["n_steps"].max()) if len(trials) else None
     info = schema.TASKS.get(task)
-    if info is not None and n_points == len(info.es_steps) and set(info.es_steps) <= set(m.columns):
+    paper = info is not None and set(info.es_steps) <= set(m.columns)
+    if paper and n_points in (None, len(info.es_steps)):
         steps = tuple(info.es_steps)
         n_steps = info.n_steps
     else:
@@ -191,7 +198,16 @@ def _from_dataset(ds, task, n_points, metric, missing) -> CurveSet:
         # glitchy trial must not change it; it is caught by the missing-value check below)
         common = [s for s in m.columns if m[s].notna().mean() >= 0.5]
         if not n_steps or n_steps <= 0:
-            n_steps = int(max(m.columns)) + 1
+            n_steps = int(max(m.columns)) + 1 if len(m.columns) else 0
+        if n_points is None:
+            n_points = min(PAPER_POINTS, len(common))
+            if n_points < 2:
+                raise DataError(f"task {task!r}: early stopping needs at least 2 evaluation "
+                                f"steps that most trials logged; this sweep has {len(common)}")
+            if n_points < PAPER_POINTS:
+                warnings.warn(f"task {task!r}: the trials share {n_points} evaluation steps, so "
+                              f"early stopping uses those {n_points} points (the paper used "
+                              f"{PAPER_POINTS})", SeedstatsNote, stacklevel=4)
         steps = pick_steps(common, n_points, n_steps)
     # every trial of the task, also one without any "during" evaluation (NaN row, never lost)
     m = m.reindex(index=list(trials["trial_id"].astype(str)), columns=list(steps))
@@ -207,8 +223,8 @@ def _from_dataset(ds, task, n_points, metric, missing) -> CurveSet:
                     wi, do, dropped)
 
 
-def as_curves(data, task: str | None = None, *, n_points: int = 30, metric: str | None = None,
-              missing: str = "raise") -> CurveSet:
+def as_curves(data, task: str | None = None, *, n_points: int | None = None,
+              metric: str | None = None, missing: str = "raise") -> CurveSet:
     """Turn a dataset or an array of curves into a :class:`CurveSet`.
 
     Parameters
@@ -219,8 +235,10 @@ def as_curves(data, task: str | None = None, *, n_points: int = 30, metric: str 
         columns: evaluation steps) or a 2-D array.
     task : str, optional
         Which task of a Dataset (required when it holds several).
-    n_points : int
-        K, the number of evaluation points (30 in the paper). Only used for a Dataset.
+    n_points : int, optional
+        K, the number of evaluation points; only used for a Dataset. Default: the paper's 30
+        (its 30-point grid on the paper's tasks), or every step that most trials logged when
+        they share fewer (a short sweep; said in a :class:`~seedstats.errors.SeedstatsNote`).
     metric : str, optional
         Default: the task's headline metric.
     missing : {"raise", "drop"}
@@ -240,12 +258,14 @@ def as_curves(data, task: str | None = None, *, n_points: int = 30, metric: str 
         raise ValueError(f"missing: expected one of {', '.join(MISSING)}, got {missing!r}")
     if isinstance(data, CurveSet):
         return data
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
-        raise TypeError(f"n_points: expected an int, got {type(n_points).__name__}")
-    if n_points < 2:
-        raise ValueError(f"n_points: expected at least 2 evaluation points, got {n_points}")
+    if n_points is not None:
+        if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
+            raise TypeError(f"n_points: expected an int or None, got {type(n_points).__name__}")
+        if n_points < 2:
+            raise ValueError(f"n_points: expected at least 2 evaluation points, got {n_points}")
+        n_points = int(n_points)
     if hasattr(data, "trials") and hasattr(data, "evals"):
-        return _from_dataset(data, task, int(n_points), metric, missing)
+        return _from_dataset(data, task, n_points, metric, missing)
 
     steps = None
     if isinstance(data, pd.DataFrame):

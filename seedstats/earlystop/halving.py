@@ -365,7 +365,10 @@ def halving_search(curves, max_budget: int = 30, *, etas=(2, 3, 4), min_ks=None,
     seed = resolve_seed(rng)
     limit = max_trials(cs, sampling)
     t_top = int(t_max) if limit is None else min(int(t_max), limit)
-    min_ks = tuple(range(1, K)) if min_ks is None else tuple(int(m) for m in min_ks)
+    # first rungs a sweep of K points can hold (a short sweep has fewer than the grid's)
+    min_ks = tuple(range(1, K)) if min_ks is None else tuple(int(m) for m in min_ks if m < K)
+    if not min_ks:
+        raise ValueError(f"min_ks: none is below the {K} evaluation points of the curves")
     params = {"kind": "halving_search", "max_budget": int(max_budget),
               "etas": [float(e) for e in etas], "min_ks": list(min_ks), "statistic": statistic,
               "samples": int(samples), "seed": seed, "t_max": t_top, "sampling": sampling,

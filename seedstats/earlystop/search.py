@@ -228,7 +228,7 @@ def best_per_budget(assignments, *, pair=None):
 
 
 def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact: bool = False,
-                  rng=0, max_budget: int = 30, t_max: int = 200, n_points: int = 30,
+                  rng=0, max_budget: int = 30, t_max: int = 200, n_points: int | None = None,
                   accounting: str = "paper", replace: bool = True, pool: str = "trials",
                   ties: str = "random", missing: str = "raise", metric: str | None = None,
                   cache=True, n_jobs: int | None = None, progress=None):
@@ -251,8 +251,9 @@ def budget_search(data, task: str | None = None, *, samples: int = 50_000, exact
     t_max : int
         Most trials started (200 in the paper); lowered to what ``replace`` and ``pool`` can
         draw (recorded in ``.attrs["t_max"]``).
-    n_points : int
-        Evaluation points per curve, ``K`` (30 in the paper).
+    n_points : int, optional
+        Evaluation points per curve, ``K``: default 30 (the paper), or all the steps the trials
+        share when a sweep logged fewer (see :func:`~seedstats.earlystop.curves.as_curves`).
     accounting : {"paper", "steps"}
         Cost of a stopped trial: ``k/K`` of a run (the paper) or the real fraction of optimizer
         steps (see :mod:`seedstats.earlystop.grid`).
@@ -492,6 +493,6 @@ def budget_search_tasks(data, tasks=None, *, samples: int = 50_000, exact: bool 
     return a, b
 
 
-_SEARCH_DEFAULTS = {"max_budget": 30, "t_max": 200, "n_points": 30, "accounting": "paper",
+_SEARCH_DEFAULTS = {"max_budget": 30, "t_max": 200, "n_points": None, "accounting": "paper",
                     "replace": True, "pool": "trials", "ties": "random", "missing": "raise",
                     "metric": None, "cache": True}
