@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seedstats.data import score_column
+from seedstats.data import schema, score_column
 from seedstats.earlystop.search import budget_search, budget_search_tasks
 from seedstats.errors import SeedstatsError
 from seedstats.figures.common import (
@@ -81,13 +81,19 @@ def fig1(ds):
         if ds.evals.empty:  # one score per trial: the frequent scenario is the paper score
             return expected_max_scenarios(ds.trials, ds.evals, task, scenarios=["frequent"],
                                           metric=metric)
+        e = ds.evals[ds.evals["task"] == task]
+        if e["epoch"].isna().all():  # a sweep that logged no epochs: no "once per epoch"
+            return expected_max_scenarios(ds.trials, ds.evals, task,
+                                          scenarios=["frequent", "end"], metric=metric)
         return expected_max_scenarios(ds.trials, ds.evals, task, metric=metric)
 
     results, skipped = task_panels(ds, compute, needs=CURVES + " and final scores")
     fig, axes = _figure(results, skipped)
     for task, c in results.items():
         ax = axes[task]
-        plot_expected_max(c, ax=ax, labels=SCENARIO_LABELS)
+        labels = SCENARIO_LABELS if task in schema.TASKS else {
+            **SCENARIO_LABELS, "frequent": "every logged evaluation"}  # not the paper's grid
+        plot_expected_max(c, ax=ax, labels=labels)
         log_budget_axis(ax, int(c["n"].max()))
         finish_panel(ax, task, xlabel="number of trials (log scale)",
                      ylabel=f"expected best {score_label(ds, task)}")
@@ -235,7 +241,10 @@ def _correlation_figure(ds, method):
                                     metric=task_metric(ds, task))
         matrix = c.pivot(index="i", columns="j", values="r").sort_index().sort_index(axis=1)
         epochs = c.drop_duplicates("i").set_index("i")["epoch_i"].reindex(matrix.index)
-        return matrix, epochs.to_numpy(float), int(c["n"].iloc[0])
+        epochs = epochs.to_numpy(float)
+        if not np.isfinite(epochs).all():  # no epochs logged: place them by evaluation index
+            epochs = None
+        return matrix, epochs, int(c["n"].iloc[0])
 
     results, skipped = task_panels(ds, compute, needs=CURVES + " at common steps")
     fig, axes = _figure(results, skipped, panel=(3.3, 2.8))
@@ -243,9 +252,10 @@ def _correlation_figure(ds, method):
         ax = axes[task]
         plot_checkpoint_correlation(matrix, ax=ax, epochs=epochs, method=method)
         finish_panel(ax, task)
-        ax.set_xlabel("epoch (evaluation j)")
-        ax.set_ylabel("epoch (evaluation i)")
-        if len(epochs) and np.nanmax(epochs) - np.nanmin(epochs) >= 2:
+        unit = "epoch" if epochs is not None else "evaluation number"
+        ax.set_xlabel(f"{unit} (evaluation j)")
+        ax.set_ylabel(f"{unit} (evaluation i)")
+        if epochs is not None and len(epochs) and np.nanmax(epochs) - np.nanmin(epochs) >= 2:
             from matplotlib.ticker import MultipleLocator
 
             ax.xaxis.set_major_locator(MultipleLocator(1))
