@@ -308,3 +308,14 @@ def test_ingest_src_and_format_of_the_wrong_type(hf_sweep):
     with pytest.raises(DataError, match=r"^--format: expected auto or one of release, rawlog, "
                                         r"jsonl, hf, .*, got 'HF'$"):
         ingest(hf_sweep, format="HF")
+
+
+def test_a_seed_pattern_matches_where_a_name_starts():
+    from seedstats.data.formats.sweeps import SeedPattern
+
+    p = SeedPattern("seed{seed}")
+    assert p.match("sweep/seed4_dataseed7") == {"seed": 4}       # not the 7 of 'dataseed7'
+    assert p.match("sweep/run-seed3") == {"seed": 3}
+    assert p.match("sweep/myseed3") is None                      # a miss is an error upstream
+    assert SeedPattern("*seed{seed}").match("sweep/myseed3") == {"seed": 3}
+    assert SeedPattern("wi{wi}_do{do}").match("x/wi2_do5_dowi9") == {"wi_seed": 2, "do_seed": 5}

@@ -207,6 +207,8 @@ class SeedPattern:
     {'wi_seed': 12, 'do_seed': 3}
     >>> SeedPattern("seed{seed}").match("seed1/retry/seed7")  # the deepest occurrence
     {'seed': 7}
+    >>> SeedPattern("seed{seed}").match("runs/seed4_dataseed7")  # where a name starts
+    {'seed': 4}
 
     Raises
     ------
@@ -236,7 +238,10 @@ class SeedPattern:
             raise DataError(f"--seeds-from: expected a pattern with {{wi}} and {{do}} or "
                             f"{{seed}} fields (e.g. 'wi{{wi}}_do{{do}}'), got {pattern!r}")
         self.pattern = pattern
-        self.regex = re.compile("".join(parts))
+        # A match starts where a name does (a path component, or after a character that is
+        # neither a letter nor a digit): 'seed{seed}' finds seed 4 in 'seed4_dataseed7', not
+        # the 'seed7' inside 'dataseed7'.
+        self.regex = re.compile(r"(?<![A-Za-z0-9])" + "".join(parts))
 
     @staticmethod
     def _literal(text: str) -> str:
