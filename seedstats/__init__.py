@@ -18,9 +18,13 @@ _API = {
     "load": "seedstats.data",
     "Dataset": "seedstats.data",
     "ingest": "seedstats.data",
+    "merge": "seedstats.data",
     "TASKS": "seedstats.data",
     "expected_max": "seedstats.stats",
     "expected_max_curve": "seedstats.stats",
+    "expected_best": "seedstats.stats",
+    "compare": "seedstats.stats",
+    "plan": "seedstats.stats",
     "budget_search": "seedstats.earlystop",
 }
 

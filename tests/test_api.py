@@ -8,9 +8,8 @@ import seedstats
 
 def test_public_api_is_pinned():
     assert dir(seedstats) == sorted(
-        ["Dataset", "TASKS", "__version__", "budget_search", "expected_max",
-         "expected_max_curve",
-         "ingest", "load"])
+        ["Dataset", "TASKS", "__version__", "budget_search", "compare", "expected_best",
+         "expected_max", "expected_max_curve", "ingest", "load", "merge", "plan"])
     for name in seedstats.__all__:
         assert getattr(seedstats, name) is not None
 

@@ -187,7 +187,7 @@ def test_the_faces_are_pinned():
         "load", "ingest", "export", "Dataset", "TASKS", "EMBEDDED", "FORMATS", "EXPORT_FORMATS",
         "IngestOptions", "IngestReport", "ReadResult", "detect_format", "Curve", "TrialRecord",
         "build_tables", "SCORES", "score_column", "score_grid", "eval_matrix", "summarize",
-        "TaskInfo", "task_info", "trial_id"])
+        "TaskInfo", "task_info", "trial_id", "merge"])
     assert sorted(stats.__all__) == sorted([
         "expected_max", "expected_max_curve", "SCENARIOS", "scenario_evaluations",
         "scenario_scores", "expected_max_scenarios", "FACTORS", "per_seed_sd",
@@ -195,7 +195,9 @@ def test_the_faces_are_pinned():
         "wi_ranks", "global_seeds", "CORRELATION_METHODS", "best_so_far",
         "checkpoint_correlations", "failure_threshold", "failure_rates", "early_detection",
         "table1", "table2", "table3", "table4", "TABLES", "compute_tables", "seed_effects",
-        "nan_means"])
+        "nan_means", "expected_best", "compare", "plan", "precision", "design",
+        "mean_difference", "bootstrap_difference", "hedges_g", "prob_better", "violation_ratio",
+        "aso"])
     for face in (data, stats):
         for name in face.__all__:
             assert hasattr(face, name), f"{face.__name__}.{name}"

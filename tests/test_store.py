@@ -35,7 +35,9 @@ def test_load_round_trip_is_exact(saved, ds):
     got = load(saved)
     for name in TABLES:
         pd.testing.assert_frame_equal(getattr(got, name), getattr(ds, name), obj=name)
-    assert got.meta == {"schema_version": schema.SCHEMA_VERSION, "synthetic": True}
+    assert got.meta == {"schema_version": schema.SCHEMA_VERSION, "synthetic": True,
+                        "lower_is_better": {"acc": False, "acc_and_f1": False, "f1": False,
+                                            "loss": True}}
     assert got.synthetic and got.path == saved
 
 
@@ -149,7 +151,7 @@ def test_read_errors(saved, tmp_path):
         load(tmp_path)
     meta = json.loads((saved / "dataset.json").read_text())
     (saved / "dataset.json").write_text(json.dumps({**meta, "schema_version": 99}))
-    with pytest.raises(DataError, match="schema version 99, this seedstats reads versions 1 to 2"):
+    with pytest.raises(DataError, match="schema version 99, this seedstats reads versions 1 to 3"):
         load(saved)
     (saved / "dataset.json").write_text("{\n  oops")
     with pytest.raises(DataError, match=r"dataset.json:2: invalid JSON"):
@@ -195,9 +197,26 @@ def test_a_schema_1_dataset_is_upgraded_with_the_paper_score(saved, ds):
     (saved / "dataset.json").write_text(json.dumps({**meta, "schema_version": 1}))
     got = load(saved)
     assert list(got.trials.columns) == list(schema.TRIALS_COLUMNS)
-    assert got.meta["schema_version"] == 2 and got.meta["upgraded_from_schema"] == 1
+    assert got.meta["schema_version"] == 3 and got.meta["upgraded_from_schema"] == 1
     pd.testing.assert_series_equal(got.trials["score"], ds.trials["score"])
     assert got.trials["score"].notna().any()
+
+
+def test_a_schema_2_dataset_gets_one_system_and_the_directions_by_name(saved, ds):
+    for name in TABLES:  # version 2 had no system column and no directions
+        f = saved / f"{name}.parquet"
+        pq.write_table(pq.read_table(f).drop(["system"]), f)
+    meta = json.loads((saved / "dataset.json").read_text())
+    del meta["lower_is_better"]
+    (saved / "dataset.json").write_text(json.dumps({**meta, "schema_version": 2}))
+    got = load(saved)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(ds, name), obj=name)
+    assert got.systems == [schema.DEFAULT_SYSTEM]
+    assert got.meta["upgraded_from_schema"] == 2
+    assert got.meta["lower_is_better"] == {"acc": False, "acc_and_f1": False, "f1": False,
+                                           "loss": True}
+    assert got.lower_is_better("loss") and not got.lower_is_better("acc")
 
 
 def _dead_pid() -> int:

@@ -9,11 +9,15 @@ class UsageError(Exception):
     """A mistake in the command line itself (reported in one line, exit status 2)."""
 
 
-def add_data_arg(sp) -> None:
-    """Add ``--data DIR|NAME`` to the sub-command parser ``sp``."""
+def add_data_arg(sp, system: bool = True) -> None:
+    """Add ``--data DIR|NAME`` (and ``--system NAME`` unless ``system`` is false) to the
+    sub-command parser ``sp``."""
     sp.add_argument("--data", default=None, metavar="DIR|NAME",
                     help="a dataset directory, or an embedded dataset: replica (the default, "
                          "synthetic) or dodge2020 (real scores digitized from the paper)")
+    if system:
+        sp.add_argument("--system", default=None, metavar="NAME",
+                        help="analyse one system of a dataset that holds several")
 
 
 def add_score_arg(sp) -> None:
@@ -24,11 +28,21 @@ def add_score_arg(sp) -> None:
                          "regular evaluation grid; default) or the final one")
 
 
-def load_data(args):
-    """The dataset ``--data`` names (the embedded replica by default)."""
+def load_data(args, several: bool = False):
+    """The dataset ``--data`` names (the embedded replica by default), narrowed to
+    ``--system``. Unless ``several``, a dataset of several systems needs ``--system``: the
+    seed analyses describe one system at a time."""
     from seedstats.data import load  # pandas: loaded when a command runs, not to parse
 
-    return load(args.data)
+    ds = load(args.data)
+    system = getattr(args, "system", None)
+    if system is not None:
+        return ds.select(system=system)
+    if not several and len(ds.systems) > 1:
+        raise UsageError(f"--data {args.data}: holds {len(ds.systems)} systems "
+                         f"({', '.join(ds.systems)}); choose one with --system NAME, or "
+                         "compare them with `seedstats compare`")
+    return ds
 
 
 def banner(ds) -> str:

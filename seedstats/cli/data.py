@@ -6,11 +6,12 @@ from pathlib import Path
 
 from seedstats.cli.common import UsageError, add_data_arg, banner, load_data
 
-__all__ = ["register", "cmd_ingest", "cmd_info", "cmd_replica"]
+__all__ = ["register", "cmd_ingest", "cmd_merge", "cmd_info", "cmd_replica"]
 
 
 def cmd_ingest(args) -> int:
-    from seedstats.data import IngestOptions, ingest
+    from seedstats.data import IngestOptions, ingest, merge
+    from seedstats.data.ingest import report
 
     mapping = {}
     for item in args.map or []:
@@ -19,11 +20,44 @@ def cmd_ingest(args) -> int:
             if not sep or not key or not val:
                 raise UsageError(f"--map: expected KEY=COLUMN pairs, got {pair!r}")
             mapping[key.strip()] = val.strip()
-    opts = IngestOptions(skip_bad=args.skip_bad, task=args.task, metric=args.metric,
-                         baseline=args.baseline, seeds_from=args.seeds_from, mapping=mapping)
-    ds, rep = ingest(args.src, format=args.format, options=opts)
+    systems = args.system or []
+    if len(systems) > 1 and len(systems) != len(args.src):
+        raise UsageError(f"--system: give one name for every source, or one per source "
+                         f"({len(args.src)}); got {len(systems)}")
+    if systems and args.systems_from:
+        raise UsageError("--system and --systems-from: give one of them")
+
+    def options(system):
+        return IngestOptions(skip_bad=args.skip_bad, task=args.task, metric=args.metric,
+                             baseline=args.baseline, seeds_from=args.seeds_from,
+                             mapping=mapping, system=system, systems_from=args.systems_from,
+                             lower_is_better=args.lower_is_better)
+
+    if len(systems) > 1:  # one system per source: read each, then merge
+        parts = [ingest(src, format=args.format, options=options(name))
+                 for src, name in zip(args.src, systems)]
+        ds = merge([d for d, _ in parts])
+        ds.meta["provenance"] = {"sources": [str(p) for p in args.src],
+                                 "systems": systems}
+        ds.meta["skipped"] = [s for _, r in parts for s in map(list, r.skipped)]
+        rep = report(ds, [s for _, r in parts for s in r.skipped],
+                     list(dict.fromkeys(n for _, r in parts for n in r.notes)))
+    else:
+        ds, rep = ingest(list(args.src), format=args.format,
+                         options=options(systems[0] if systems else None))
     path = ds.save(args.out)
     print(rep)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from seedstats.data import load, merge
+
+    ds = merge([load(p) for p in args.datasets], systems=args.systems)
+    path = ds.save(args.out)
+    counts = ds.trials.groupby("system").size()
+    print("systems: " + ", ".join(f"{k} ({v} trials)" for k, v in counts.items()))
     print(f"wrote {path}")
     return 0
 
@@ -31,7 +65,7 @@ def cmd_ingest(args) -> int:
 def cmd_info(args) -> int:
     from seedstats.data import EMBEDDED, summarize
 
-    ds = load_data(args)
+    ds = load_data(args, several=True)
     print(banner(ds))
     print(summarize(ds).to_string())
     for name, what in EMBEDDED.items():
@@ -50,7 +84,7 @@ def cmd_replica(args) -> int:
 def register(sub) -> None:
     """Add the sub-commands of this module to ``sub`` (an ``add_subparsers`` object)."""
     sp = sub.add_parser("ingest", help="read logs or a released pickle into a dataset")
-    sp.add_argument("src", type=Path, metavar="SRC")
+    sp.add_argument("src", type=Path, metavar="SRC", nargs="+")
     sp.add_argument("--out", type=Path, required=True, metavar="DIR")
     sp.add_argument("--format", default="auto", help="auto (default) or one of the formats")
     sp.add_argument("--skip-bad", action="store_true",
@@ -61,7 +95,25 @@ def register(sub) -> None:
     sp.add_argument("--seeds-from", help="path pattern such as 'wi{wi}_do{do}' or 'seed{seed}'")
     sp.add_argument("--map", action="append", metavar="KEY=COL,...",
                     help="column mapping for long tables, e.g. run=trial,step=global_step")
+    sp.add_argument("--system", action="append", metavar="NAME",
+                    help="the system (recipe, model, method) these runs are: once for all "
+                         "sources, or once per SRC in order")
+    sp.add_argument("--systems-from", metavar="PATTERN",
+                    help="read each run's system from its path, e.g. '{system}/seed*'")
+    way = sp.add_mutually_exclusive_group()
+    way.add_argument("--lower-is-better", action="store_const", const=True, default=None,
+                     help="lower is better for the headline metric (default: by its name, "
+                          "lower for loss, perplexity, wer, error)")
+    way.add_argument("--higher-is-better", dest="lower_is_better", action="store_const",
+                     const=False, help="higher is better for the headline metric")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("merge", help="combine datasets of different systems into one")
+    sp.add_argument("datasets", nargs="+", metavar="DS", help="dataset directories or names")
+    sp.add_argument("--out", type=Path, required=True, metavar="DIR")
+    sp.add_argument("--systems", nargs="+", metavar="NAME",
+                    help="a new system name for each DS, in order (each must hold one system)")
+    sp.set_defaults(func=cmd_merge)
 
     sp = sub.add_parser("info", help="per task: trials, seed grid, evaluations, flags")
     add_data_arg(sp)

@@ -25,12 +25,13 @@ from seedstats.data.ingest import (
     detect_format,
     export,
     ingest,
+    merge,
 )
 from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.schema import SCORES, TASKS, TaskInfo, task_info, trial_id
 
 __all__ = [
-    "load", "ingest", "export", "Dataset", "TASKS", "EMBEDDED",
+    "load", "ingest", "merge", "export", "Dataset", "TASKS", "EMBEDDED",
     "FORMATS", "EXPORT_FORMATS", "IngestOptions", "IngestReport", "ReadResult", "detect_format",
     "Curve", "TrialRecord", "build_tables", "SCORES", "score_column", "score_grid",
     "eval_matrix", "summarize",

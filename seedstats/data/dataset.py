@@ -54,6 +54,35 @@ class Dataset:
         return order + sorted(present - set(order))
 
     @property
+    def systems(self) -> list[str]:
+        """Systems present (the ``system`` column), sorted."""
+        return sorted(map(str, self.trials["system"].unique()))
+
+    def lower_is_better(self, metric) -> bool:
+        """Whether lower is better for ``metric``: as ``dataset.json`` records it (set at
+        ingest with ``--lower-is-better``), else by its name
+        (:func:`seedstats.data.schema.lower_is_better_default`: ``loss``, ``wer``, ...)."""
+        given = self.meta.get("lower_is_better")
+        if isinstance(given, dict) and isinstance(given.get(str(metric)), bool):
+            return given[str(metric)]
+        return schema.lower_is_better_default(str(metric))
+
+    def headline_metric(self, task: str) -> str:
+        """The headline metric of ``task``'s trials (one per task).
+
+        Raises
+        ------
+        DataError
+            No trials of ``task``, or its trials name no metric or several.
+        """
+        t = self.trials[self.trials["task"] == task]
+        ms = sorted(map(str, t["metric"].dropna().unique()))
+        if len(ms) != 1:
+            raise DataError(f"task {task!r}: expected one headline metric, the trials name "
+                            f"{len(ms)}" + (f" ({', '.join(ms)})" if ms else ""))
+        return ms[0]
+
+    @property
     def synthetic(self) -> bool:
         """Whether the data is the synthetic replica (or otherwise not real runs)."""
         return bool(self.meta.get("synthetic", False))
@@ -71,6 +100,38 @@ class Dataset:
         if self.meta.get("digitized"):
             return "real scores, digitized from the authors' Figure 2 (Dodge et al. 2020)"
         return None
+
+    def select(self, system=None, task=None) -> "Dataset":
+        """The trials of one system and/or task (``None``: all), with their evaluations.
+
+        Raises
+        ------
+        DataError
+            The system or task is not in the dataset (the message lists those that are).
+        """
+        keep = pd.Series(True, index=self.trials.index)
+        for col, value, present in (("system", system, self.systems),
+                                    ("task", task, self.tasks)):
+            if value is None:
+                continue
+            if str(value) not in present:
+                raise DataError(f"--{col} {value}: not in this dataset; {col}s present: "
+                                f"{', '.join(present)}")
+            keep &= self.trials[col].astype(str) == str(value)
+        trials = self.trials[keep].reset_index(drop=True)
+        ids = set(trials["trial_id"].astype(str))
+
+        def rows(df):
+            sub = df[df["trial_id"].astype(str).isin(ids)].reset_index(drop=True)
+            for c in sub.columns:
+                if isinstance(sub[c].dtype, pd.CategoricalDtype):
+                    sub[c] = sub[c].cat.remove_unused_categories()
+            return sub
+
+        if isinstance(trials["task"].dtype, pd.CategoricalDtype):
+            trials["task"] = trials["task"].cat.remove_unused_categories()
+        return Dataset(trials, rows(self.evals), rows(self.train_loss), dict(self.meta),
+                       self.path)
 
     def grid(self, task: str, value: str = "score") -> pd.DataFrame:
         """WI x DO grid of one task's scores: see :func:`score_grid`."""
@@ -110,6 +171,10 @@ def score_grid(trials: pd.DataFrame, task: str, value: str = "score") -> pd.Data
     if t.empty:
         raise DataError(f"no trials for task {task!r}; tasks present: "
                         f"{sorted(map(str, trials['task'].unique()))}")
+    systems = sorted(map(str, t["system"].unique())) if "system" in t else []
+    if len(systems) > 1:
+        raise DataError(f"task {task!r} has {len(systems)} systems ({', '.join(systems)}): "
+                        "analyse one at a time (--system NAME, or Dataset.select(system=))")
     if t["wi_seed"].isna().any() or t["do_seed"].isna().any():
         raise DataError(f"task {task!r}: this analysis needs a WI x DO seed grid, but some "
                         "trials carry no separate wi_seed/do_seed")

@@ -71,7 +71,7 @@ def load_dodge2020() -> Dataset:
     score = np.where(exact, np.rint(score * n_val) / n_val, score)
     n = len(raw)
     trials = pd.DataFrame({
-        "task": tasks, "wi_seed": wi, "do_seed": do, "seed": pd.array([pd.NA] * n, "Int32"),
+        "task": tasks, "system": schema.DEFAULT_SYSTEM, "wi_seed": wi, "do_seed": do, "seed": pd.array([pd.NA] * n, "Int32"),
         "trial_id": [schema.trial_id(t, w, d) for t, w, d in zip(tasks, wi, do)],
         "metric": [schema.TASKS[t].metric for t in tasks],
         "before": np.nan, "after": np.nan, "best": score, "score": score, "n_evals": 0,

@@ -13,7 +13,7 @@ def summarize(ds) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Index ``task``; columns ``trials``, ``grid`` (``"25 WI x 25 DO"``, or the number
+        Index ``task``; columns ``trials``, ``systems`` (each with its trials), ``grid`` (``"25 WI x 25 DO"``, or the number
         of single seeds), ``evals_per_trial`` (``"during"`` evaluations of the headline
         metric, min-max), ``loss_steps_per_trial`` (min-max), ``metric``,
         ``diverged_frac``, ``incomplete``, ``flagged`` (count per flag).
@@ -31,11 +31,14 @@ def summarize(ds) -> pd.DataFrame:
         rows.append({
             "task": task,
             "trials": len(tt),
+            "systems": ", ".join(f"{k} ({v})" for k, v in
+                                 tt.groupby("system").size().items()),
             "grid": grid,
             "evals_per_trial": _range(tt["n_evals"]),
             "loss_steps_per_trial": _range(
                 loss_steps.reindex(tt["trial_id"].astype(str), fill_value=0)),
-            "metric": ",".join(map(str, tt["metric"].dropna().unique())),
+            "metric": ",".join(f"{m} (lower is better)" if ds.lower_is_better(m) else str(m)
+                               for m in tt["metric"].dropna().unique()),
             "diverged_frac": round(float(div.mean()), 3) if div.notna().any() else float("nan"),
             "incomplete": int((~tt["complete"]).sum()),
             "flagged": ", ".join(f"{k} {v}" for k, v in flags.items()) or "-",

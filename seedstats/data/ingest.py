@@ -24,12 +24,14 @@ import pandas as pd
 
 from seedstats.data.dataset import Dataset
 from seedstats.data.formats import rawlog, release
+from seedstats.data import schema
 from seedstats.data.formats.base import IngestOptions, special_files, special_kind
-from seedstats.data.records import build_tables
+from seedstats.data.formats.sweeps import SystemPattern
+from seedstats.data.records import build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
-__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "ingest", "detect_format", "report",
-           "export"]
+__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "ingest", "merge", "detect_format",
+           "report", "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
@@ -134,7 +136,8 @@ class _ArgumentTypeError(SeedstatsError, TypeError):
 
 _OPTION_TYPES = {"skip_bad": "True or False", "task": "a string or None",
                  "metric": "a string or None", "baseline": "a finite number or None",
-                 "seeds_from": "a string or None",
+                 "seeds_from": "a string or None", "system": "a non-empty string or None",
+                 "systems_from": "a string or None", "lower_is_better": "True, False or None",
                  "mapping": "a dict of KEY -> COLUMN strings, e.g. {'run': 'trial'}"}
 
 
@@ -143,6 +146,10 @@ def _option_ok(name: str, value) -> bool:
         return isinstance(value, bool)
     if value is None:
         return True
+    if name == "lower_is_better":
+        return isinstance(value, bool)
+    if name == "system":
+        return isinstance(value, str) and bool(value.strip())
     if name == "baseline":
         return (isinstance(value, numbers.Real) and not isinstance(value, bool)
                 and math.isfinite(value))
@@ -191,13 +198,14 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
 
     Parameters
     ----------
-    src : str or Path
-        A file or directory.
+    src : str or Path, or a list of them
+        A file or directory; several are read with the same options into one dataset (for
+        example one directory per system, with ``systems_from``).
     format : str
         ``"auto"`` (detect) or a key of :data:`FORMATS`.
     options : IngestOptions or dict, optional
         Reader options; a dict is taken as ``IngestOptions(**options)``, e.g.
-        ``{"task": "rte", "seeds_from": "wi{wi}_do{do}"}``.
+        ``{"task": "rte", "seeds_from": "wi{wi}_do{do}", "system": "bert-base"}``.
 
     Returns
     -------
@@ -212,13 +220,51 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         ``src``, ``format`` or an option of the wrong type.
     """
     options = _as_options(options)
-    if not isinstance(src, (str, os.PathLike)):
-        raise _ArgumentTypeError(f"src: expected a path (str or pathlib.Path), got "
-                                 f"{type(src).__name__}")
+    sources = list(src) if isinstance(src, (list, tuple)) else [src]
+    if not sources:
+        raise _ArgumentTypeError("src: expected a path or a non-empty list of paths")
+    for one in sources:
+        if not isinstance(one, (str, os.PathLike)):
+            raise _ArgumentTypeError(f"src: expected a path (str or pathlib.Path), got "
+                                     f"{type(one).__name__}")
     if not isinstance(format, str):
         raise _ArgumentTypeError(f"format: expected 'auto' or one of {', '.join(FORMATS)}, "
                                  f"got {format!r}")
-    src = Path(src)
+    systems = SystemPattern(options.systems_from) if options.systems_from else None
+    records, skipped, notes, formats = [], [], [], []
+    for one in map(Path, sources):
+        fmt, result, special = _read(one, format, options)
+        for rec in result.records:
+            if rec.system is None and options.system:
+                rec.system = options.system
+            elif rec.system is None and systems is not None:
+                rec.system = _system_of(systems, rec.source, one)
+        records += result.records
+        skipped += result.skipped
+        notes += [n for n in result.notes if n not in notes]
+        formats.append(fmt)
+        if special:
+            shown = ", ".join(f"{p} ({what})" for p, what in special[:5])
+            more = f" and {len(special) - 5} more" if len(special) > 5 else ""
+            notes.append(f"not read: {len(special)} entries that are neither regular files "
+                         f"nor real directories: {shown}{more}")
+    lower, direction_notes = _directions(records, options.lower_is_better)
+    notes += direction_notes
+    trials, evals, loss = build_tables(records, {m for m, low in lower.items() if low})
+    provenance = ({"source": str(sources[0]), "format": formats[0]} if len(sources) == 1 else
+                  {"sources": [str(p) for p in sources], "formats": formats})
+    meta = {
+        "synthetic": False,
+        "provenance": provenance,
+        "skipped": [list(s) for s in skipped],
+        "lower_is_better": lower,
+    }
+    ds = Dataset(trials, evals, loss, meta)
+    return ds, report(ds, skipped, notes)
+
+
+def _read(src: Path, format: str, options: IngestOptions):
+    """Read one source: ``(format, ReadResult, special entries not read)``."""
     what = special_kind(src)
     if what:
         raise DataError(f"SRC {src}: is {what}; expected a regular file or a directory")
@@ -237,22 +283,132 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
     if not result.records:
         raise DataError(f"SRC {src}: no trials found in format {format!r}"
                         + (f" ({len(result.skipped)} files skipped)" if result.skipped else ""))
-    trials, evals, loss = build_tables(result.records)
+    return format, result, special
+
+
+def _system_of(pattern: SystemPattern, source: str, root: Path) -> str:
+    """``--systems-from`` on a record's source, relative to the parent of the source root."""
+    text = Path(source).as_posix()
+    try:
+        text = Path(source).relative_to(root.parent).as_posix()
+    except ValueError:
+        pass
+    found = pattern.system(text)
+    if found is None:
+        raise DataError(f"{source}: no system: its path {text!r} does not match "
+                        f"--systems-from {pattern.pattern!r}")
+    return found
+
+
+def _directions(records, lower_is_better) -> tuple[dict, list[str]]:
+    """Metric -> lower is better, for every metric of ``records``, and the notes to print.
+
+    ``lower_is_better`` (``--lower-is-better``/``--higher-is-better``) sets the headline
+    metrics; every other metric, and the headline ones when it is None, go by name
+    (:func:`seedstats.data.schema.lower_is_better_default`).
+    """
+    heads = set()
+    for rec in records:
+        info = schema.TASKS.get(rec.task)
+        head = rec.metric or (info.metric if info else None)
+        if head:
+            heads.add(head)
+    names = heads | {m for rec in records for m in rec.curves}
+    out = {m: schema.lower_is_better_default(m) for m in sorted(names)}
+    notes = []
+    if lower_is_better is not None:
+        out.update({m: bool(lower_is_better) for m in heads})
+    else:
+        low = sorted(m for m in heads if out[m])
+        if low:
+            notes.append(f"headline metric {', '.join(low)}: lower is better (by its name; "
+                         "--higher-is-better to change)")
+    return out, notes
+
+
+def merge(datasets, systems=None) -> Dataset:
+    """Combine datasets of different systems into one (``seedstats merge``).
+
+    Parameters
+    ----------
+    datasets : sequence of Dataset
+        Two or more; each keeps its systems, and no system may be in two of them.
+    systems : sequence of str, optional
+        A new name for each dataset's system, in order (each dataset must then hold one
+        system): to compare, say, the embedded replica with your own sweep.
+
+    Returns
+    -------
+    Dataset
+        The tables concatenated; trial ids are prefixed with ``"<system>:"`` when there are
+        several systems (as :func:`~seedstats.data.records.build_tables` does), so they stay
+        unique. ``meta["provenance"]["merged"]`` lists the inputs.
+
+    Raises
+    ------
+    DataError
+        Fewer than two datasets, a system in two of them, a metric whose direction differs
+        between them, or ``systems`` of the wrong length.
+    """
+    datasets = list(datasets)
+    if len(datasets) < 2:
+        raise DataError(f"merge: expected at least two datasets, got {len(datasets)}")
+    if systems is not None:
+        systems = list(systems)
+        if len(systems) != len(datasets):
+            raise DataError(f"--systems: expected one name per dataset ({len(datasets)}), got "
+                            f"{len(systems)}")
+    owner: dict[str, str] = {}
+    lower: dict[str, bool] = {}
+    parts = {name: [] for name in schema.TABLES}
+    for i, ds in enumerate(datasets):
+        label = str(ds.path) if ds.path is not None else f"dataset {i + 1}"
+        tables = [ds.trials, ds.evals, ds.train_loss]
+        if systems is not None:
+            if len(ds.systems) != 1:
+                raise DataError(f"--systems: {label} holds {len(ds.systems)} systems "
+                                f"({', '.join(ds.systems)}); it can be renamed only when it "
+                                "holds one")
+            tables = [t.assign(system=systems[i]) for t in tables]
+        for sysname in sorted(set(map(str, tables[0]["system"].unique()))):
+            if sysname in owner:
+                raise DataError(f"merge: system {sysname!r} is in both {owner[sysname]} and "
+                                f"{label}; name them apart (--systems A B, or ingest with "
+                                "--system NAME)")
+            owner[sysname] = label
+        given = ds.meta.get("lower_is_better") or {}
+        for metric in set(map(str, ds.evals["metric"].unique())) | set(given):
+            low = ds.lower_is_better(metric)
+            if lower.setdefault(metric, low) != low:
+                raise DataError(f"merge: metric {metric!r} is lower-is-better in one dataset "
+                                f"and higher-is-better in another ({label})")
+        for name, t in zip(schema.TABLES, tables):
+            parts[name].append(t)
+    multi = len(owner) > 1
+    out = []
+    for name, cols in zip(schema.TABLES, (schema.TRIALS_COLUMNS, schema.EVALS_COLUMNS,
+                                          schema.TRAIN_LOSS_COLUMNS)):
+        df = pd.concat([t.astype({c: "object" for c in ("task", "system", "trial_id",
+                                                        "metric", "phase") if c in t})
+                        for t in parts[name]], ignore_index=True)
+        if multi:
+            sysname, tid = df["system"].astype(str), df["trial_id"].astype(str)
+            prefixed = [t if t.startswith(f"{s_}:") else f"{s_}:{t}"
+                        for s_, t in zip(sysname, tid)]
+            df["trial_id"] = prefixed
+        out.append(coerce(df, cols))
+    dup = out[0]["trial_id"].duplicated()
+    if dup.any():
+        raise DataError(f"merge: trial {out[0]['trial_id'][dup].iloc[0]!r} is in two datasets")
     meta = {
-        "synthetic": False,
-        "provenance": {"source": str(src), "format": format},
-        "skipped": [list(s) for s in result.skipped],
+        "synthetic": any(ds.synthetic for ds in datasets),
+        "digitized": any(bool(ds.meta.get("digitized")) for ds in datasets),
+        "provenance": {"merged": [{"dataset": owner_label, "systems": sorted(
+            s_ for s_, o in owner.items() if o == owner_label)}
+            for owner_label in dict.fromkeys(owner.values())]},
+        "lower_is_better": dict(sorted(lower.items())),
     }
-    ds = Dataset(trials, evals, loss, meta)
-    notes = list(result.notes)
-    if special:
-        shown = ", ".join(f"{p} ({what})" for p, what in special[:5])
-        more = f" and {len(special) - 5} more" if len(special) > 5 else ""
-        notes.append(f"not read: {len(special)} entries that are neither regular files nor "
-                     f"real directories: {shown}{more}")
-    return ds, report(ds, result.skipped, notes)
-
-
+    return Dataset(*out, meta)
 
 
 #: Layouts :func:`export` writes.

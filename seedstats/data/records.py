@@ -68,6 +68,9 @@ class TrialRecord:
         Headline metric and majority baseline; default: the task's.
     flags : list of str
         Problems a loader noticed; more are added by :func:`build_tables`.
+    system : str, optional
+        The recipe, model or method the trial ran (``--system``); default
+        :data:`seedstats.data.schema.DEFAULT_SYSTEM`.
     """
     task: str
     wi_seed: int | None = None
@@ -84,6 +87,7 @@ class TrialRecord:
     metric: str | None = None
     baseline: float | None = None
     flags: list[str] = field(default_factory=list)
+    system: str | None = None
 
 
 def coerce(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -113,7 +117,7 @@ def _headline(rec: TrialRecord) -> tuple[str | None, float | None, float]:
     return metric, baseline, float(spe)
 
 
-def grid_score(task: str, steps, values) -> float:
+def grid_score(task: str, steps, values, lower_is_better: bool = False) -> float:
     """A trial's paper score from its ``during`` evaluations of the headline metric.
 
     Dodge et al. (2020), Section 4 (Tables 3 and 4, Figures 2, 3 and 8), as the authors'
@@ -121,7 +125,8 @@ def grid_score(task: str, steps, values) -> float:
     (:attr:`seedstats.data.schema.TaskInfo.schedule`), leaving out the release's extra dense
     early evaluations. A trial of a paper task that was not evaluated at every grid step, or
     of any other task (a user's sweep), uses every ``during`` evaluation: its grid is what it
-    logged. NaN values are skipped; NaN when there is no number.
+    logged. The best is the largest value, or the smallest when ``lower_is_better`` (a loss).
+    NaN values are skipped; NaN when there is no number.
 
     Examples
     --------
@@ -130,6 +135,8 @@ def grid_score(task: str, steps, values) -> float:
     >>> rte = list(schema.TASKS["rte"].schedule)
     >>> grid_score("rte", [3] + rte, [0.99] + [0.6] * len(rte))  # step 3 is off the grid
     0.6
+    >>> grid_score("mysweep", [0, 5, 9], [2.1, 0.4, 0.6], lower_is_better=True)
+    0.4
     """
     steps = np.asarray(steps, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
@@ -139,13 +146,16 @@ def grid_score(task: str, steps, values) -> float:
         if np.unique(steps[on]).size == len(info.schedule):
             values = values[on]
     values = values[~np.isnan(values)]
-    return float(values.max()) if values.size else np.nan
+    if not values.size:
+        return np.nan
+    return float(values.min() if lower_is_better else values.max())
 
 
-def paper_scores(trials: pd.DataFrame, evals: pd.DataFrame) -> np.ndarray:
+def paper_scores(trials: pd.DataFrame, evals: pd.DataFrame, lower=frozenset()) -> np.ndarray:
     """:func:`grid_score` of every trial of the tables, in the order of ``trials``.
 
-    For datasets written before the ``score`` column existed (schema version 1).
+    For datasets written before the ``score`` column existed (schema version 1); ``lower``
+    names the metrics where lower is better.
     """
     e = evals[evals["phase"] == "during"]
     key = trials[["trial_id", "task", "metric"]].astype(str)
@@ -153,10 +163,11 @@ def paper_scores(trials: pd.DataFrame, evals: pd.DataFrame) -> np.ndarray:
     e = e.merge(key, on=["trial_id", "metric"], how="inner", suffixes=("", "_t"))
     groups = {tid: g for tid, g in e.groupby("trial_id", sort=False)}
     out = np.full(len(trials), np.nan)
-    for i, (tid, task) in enumerate(zip(key["trial_id"], key["task"])):
+    for i, (tid, task, metric) in enumerate(zip(key["trial_id"], key["task"], key["metric"])):
         g = groups.get(tid)
         if g is not None:
-            out[i] = grid_score(task, g["step"].to_numpy(), g["value"].to_numpy())
+            out[i] = grid_score(task, g["step"].to_numpy(), g["value"].to_numpy(),
+                                metric in lower)
     return out
 
 
@@ -170,8 +181,14 @@ def _text(s: str) -> str:
         return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def build_tables(records: list[TrialRecord], lower_is_better=frozenset()
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Turn trial records into the ``trials``, ``evals`` and ``train_loss`` tables.
+
+    ``lower_is_better`` names the metrics whose best value is the smallest (``best``,
+    ``score`` and the failed-run verdict follow it). A trial's id is
+    :func:`~seedstats.data.schema.trial_id`, prefixed with ``"<system>:"`` when the records
+    hold more than one system, so that it stays unique when systems share seeds.
 
     Nothing is dropped: every logged value (NaN included) becomes a row. Flags added
     here: ``incomplete`` (the log stopped early), ``nan`` (a NaN among the values),
@@ -182,17 +199,23 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
     Raises
     ------
     DataError
-        Two records with the same trial (task and seeds), or a seed, step or
+        Two records with the same trial (system, task and seeds), or a seed, step or
         ``n_steps`` outside the schema's 32-bit range.
     """
+    lower = frozenset(lower_is_better)
     seen: dict[str, str] = {}
     t_rows, e_parts, l_parts = [], [], []
+    systems = {_system(r) for r in records}
     for rec in records:
+        system = _system(rec)
+        rec.system = system
         tid = schema.trial_id(_text(rec.task), rec.wi_seed, rec.do_seed, rec.seed)
+        if len(systems) > 1:
+            tid = f"{system}:{tid}"
         if tid in seen:
             raise DataError(
-                f"duplicate trial {tid} (task {rec.task}, WI {rec.wi_seed}, DO {rec.do_seed}, "
-                f"seed {rec.seed}) in {seen[tid]} and {rec.source}"
+                f"duplicate trial {tid} (system {system}, task {rec.task}, WI {rec.wi_seed}, "
+                f"DO {rec.do_seed}, seed {rec.seed}) in {seen[tid]} and {rec.source}"
             )
         seen[tid] = rec.source
         for attr in ("wi_seed", "do_seed", "seed"):
@@ -240,8 +263,9 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
             before = np.nan if head.before is None else float(head.before)
             after = np.nan if head.after is None else float(head.after)
             vals = np.asarray(head.values, dtype=np.float64)
-            best = float(np.nanmax(vals)) if len(vals) and not np.isnan(vals).all() else np.nan
-            score = grid_score(rec.task, head.steps, vals)
+            low = metric in lower
+            best = grid_score("", head.steps, vals, low)  # every evaluation
+            score = grid_score(rec.task, head.steps, vals, low)
             n_evals = len(vals)
         if not rec.complete:
             flags.append("incomplete")
@@ -250,9 +274,9 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
         if baseline is None or np.isnan(after) or metric is None:
             diverged = pd.NA
         else:
-            diverged = schema.is_failed(after, baseline, metric)
+            diverged = schema.is_failed(after, baseline, metric, metric in lower)
         t_rows.append({
-            "task": _text(rec.task), "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
+            "task": _text(rec.task), "system": system, "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
             "trial_id": tid, "metric": metric, "before": before, "after": after, "best": best,
             "score": score, "n_evals": n_evals, "n_steps": n_steps, "complete": bool(rec.complete),
             "diverged": diverged, "flags": flags, "source": _text(rec.source),
@@ -270,9 +294,17 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
     return trials, evals, train_loss
 
 
+def _system(rec: TrialRecord) -> str:
+    if rec.system is None:
+        return schema.DEFAULT_SYSTEM
+    if not isinstance(rec.system, str) or not rec.system.strip():
+        raise DataError(f"{rec.source}: system: expected a non-empty name, got {rec.system!r}")
+    return _text(rec.system.strip())
+
+
 def _flag_before_mismatch(trials: pd.DataFrame) -> None:
     grid = trials[trials["wi_seed"].notna() & trials["do_seed"].notna()]
-    for _, g in grid.groupby(["task", "wi_seed"], sort=False):
+    for _, g in grid.groupby(["system", "task", "wi_seed"], sort=False):
         b = g["before"].to_numpy(dtype=np.float64)
         b = b[~np.isnan(b)]
         if len(b) and (b.max() - b.min()) > 1e-9:
@@ -314,6 +346,7 @@ def _long(parts, kind: str) -> pd.DataFrame:
         raise DataError(f"{kind}: step out of range [-1, 2**31): {steps.min()}..{steps.max()}")
     data = {
         "task": _categorical([r.task for r in recs], idx),
+        "system": _categorical([r.system for r in recs], idx),
         "trial_id": pd.Categorical.from_codes(codes[idx], categories=uniq.astype("str")),
     }
     for attr in ("wi_seed", "do_seed", "seed"):
@@ -399,8 +432,8 @@ def dataset_records(ds) -> list[TrialRecord]:
     l_loss = tl["loss"].to_numpy(dtype=np.float64)[lo]
 
     recs = []
-    cols = {c: trials[c].tolist() for c in ("task", "wi_seed", "do_seed", "seed", "metric",
-                                            "n_steps", "complete", "flags", "source")}
+    cols = {c: trials[c].tolist() for c in ("task", "system", "wi_seed", "do_seed", "seed",
+                                            "metric", "n_steps", "complete", "flags", "source")}
     for i in range(len(trials)):
         task = str(cols["task"][i])
         a, b = eb[i], eb[i + 1]
@@ -431,7 +464,7 @@ def dataset_records(ds) -> list[TrialRecord]:
         metric = cols["metric"][i]
         recs.append(TrialRecord(
             task=task, wi_seed=_opt_int(cols["wi_seed"][i]), do_seed=_opt_int(cols["do_seed"][i]),
-            seed=_opt_int(cols["seed"][i]), curves=curves, train_loss=l_loss[la:lb_].copy(),
+            seed=_opt_int(cols["seed"][i]), system=str(cols["system"][i]), curves=curves, train_loss=l_loss[la:lb_].copy(),
             train_steps=None if np.array_equal(lsteps, np.arange(len(lsteps))) else lsteps.copy(),
             complete=bool(cols["complete"][i]), source=str(cols["source"][i]),
             n_steps=int(cols["n_steps"][i]), after_step=after_step, steps_per_epoch=spe,

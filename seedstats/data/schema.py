@@ -17,11 +17,15 @@ epoch 0 and ``after`` at epoch 3 for the paper's regime.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
     "SCHEMA_VERSION",
     "SCORES",
+    "DEFAULT_SYSTEM",
+    "LOWER_IS_BETTER_NAMES",
+    "lower_is_better_default",
     "TaskInfo",
     "TASKS",
     "TABLES",
@@ -42,8 +46,18 @@ __all__ = [
 SCORES = {"paper": "score", "final": "after"}
 
 #: Version of the on-disk layout; bumped whenever a column or a dtype changes. Version 2 added
-#: the trials' ``score`` (the paper's score); datasets of version 1 are upgraded on reading.
-SCHEMA_VERSION = 2
+#: the trials' ``score`` (the paper's score); version 3 the ``system`` column of every table and
+#: the metrics' direction in ``dataset.json``. Older datasets are upgraded on reading (one
+#: system, :data:`DEFAULT_SYSTEM`; directions by name).
+SCHEMA_VERSION = 3
+
+#: The ``system`` of trials whose source names none (a sweep with nothing to compare, the
+#: replica, ``dodge2020``).
+DEFAULT_SYSTEM = "default"
+
+#: Metric names (or name endings such as ``eval_loss``, ``val/wer``) for which lower is better
+#: unless the dataset says otherwise (``--lower-is-better`` / ``--higher-is-better``).
+LOWER_IS_BETTER_NAMES = ("loss", "perplexity", "ppl", "wer", "cer", "error", "err")
 
 #: The three tables of a normalized dataset, in the order they are written.
 TABLES = ("trials", "evals", "train_loss")
@@ -61,6 +75,7 @@ PHASES = ("before", "during", "after")
 # ``trial_id`` is categorical in the long tables (millions of repeated labels).
 TRIALS_COLUMNS = {
     "task": "category",
+    "system": "str",
     "wi_seed": "Int32",
     "do_seed": "Int32",
     "seed": "Int32",
@@ -80,6 +95,7 @@ TRIALS_COLUMNS = {
 
 EVALS_COLUMNS = {
     "task": "category",
+    "system": "category",
     "trial_id": "category",
     "wi_seed": "Int32",
     "do_seed": "Int32",
@@ -93,6 +109,7 @@ EVALS_COLUMNS = {
 
 TRAIN_LOSS_COLUMNS = {
     "task": "category",
+    "system": "category",
     "trial_id": "category",
     "wi_seed": "Int32",
     "do_seed": "Int32",
@@ -243,15 +260,35 @@ def trial_id(task: str, wi_seed=None, do_seed=None, seed=None) -> str:
     raise ValueError(f"trial of task {task!r} has no seed: give wi_seed/do_seed or seed")
 
 
-def is_failed(score: float, baseline: float, metric: str) -> bool:
+def lower_is_better_default(metric) -> bool:
+    """Whether lower is better for a metric of this name, by default.
+
+    True for the names of :data:`LOWER_IS_BETTER_NAMES` and names ending in one of them after
+    ``_``, ``-``, ``/`` or ``.`` (``eval_loss``, ``val/wer``); false otherwise.
+
+    Examples
+    --------
+    >>> [lower_is_better_default(m) for m in ("loss", "eval_loss", "val/wer", "acc", "mcc")]
+    [True, True, True, False, False]
+    """
+    if not isinstance(metric, str):
+        return False
+    tail = re.split(r"[_\-/.]", metric.lower())[-1]
+    return tail in LOWER_IS_BETTER_NAMES
+
+
+def is_failed(score: float, baseline: float, metric: str, lower_is_better: bool = False) -> bool:
     """Whether a final score is no better than the majority baseline.
 
     Follows Mosbach et al. (2021) and Section 4 of Dodge et al. (2020): a run has
     failed (diverged) when its final score is at or below the majority-class
-    classifier's (Table 2); for MCC, at or below 0. NaN is not a failure verdict:
-    it returns False and the loaders flag the trial instead.
+    classifier's (Table 2); for MCC, at or below 0; for a metric where lower is better, at or
+    above the baseline. NaN is not a failure verdict: it returns False and the loaders flag
+    the trial instead.
     """
     if score != score:  # NaN
         return False
     limit = 0.0 if metric == "mcc" else baseline
+    if lower_is_better:
+        return bool(score >= limit - 1e-12)
     return bool(score <= limit + 1e-12)

@@ -21,7 +21,7 @@ from seedstats.data.records import paper_scores
 from seedstats.errors import DataError, SeedstatsNote
 
 __all__ = ["META_FILE", "write_dataset", "read_dataset", "is_dataset", "writing_directory",
-           "writing_file", "recover"]
+           "writing_file", "recover", "lower_is_better_map"]
 
 META_FILE = "dataset.json"
 
@@ -35,7 +35,8 @@ def is_dataset(path) -> bool:
 def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
     """Write the three tables and their metadata to the directory ``path``, atomically.
 
-    ``meta`` is stored as ``dataset.json`` with ``schema_version`` added. An existing
+    ``meta`` is stored as ``dataset.json`` with ``schema_version`` and, for every metric,
+    ``lower_is_better`` (:func:`lower_is_better_map`) added. An existing
     dataset at ``path`` is replaced; an existing non-empty directory that is not a
     dataset, or a dataset directory that also holds other files, is refused, so
     nothing of the user's is overwritten.
@@ -47,7 +48,8 @@ def write_dataset(path, trials, evals, train_loss, meta: dict) -> Path:
     if path.exists() and not is_dataset(path) and (not path.is_dir() or any(path.iterdir())):
         raise DataError(f"--out {path}: exists and is not a seedstats dataset; "
                         "choose a new or empty directory")
-    meta = {"schema_version": schema.SCHEMA_VERSION, **meta}
+    meta = {**meta, "schema_version": schema.SCHEMA_VERSION,
+            "lower_is_better": lower_is_better_map(trials, evals, meta.get("lower_is_better"))}
     # replace a dataset, but only if it holds nothing besides the dataset's own files
     ours = {META_FILE, *(f"{name}.parquet" for name in schema.TABLES)}
     with writing_directory(path, "--out", overwrite=True,
@@ -244,7 +246,7 @@ def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         raise DataError(f"{path / META_FILE}: expected a JSON object, got "
                         f"{type(meta).__name__}")
     version = meta.get("schema_version")
-    if version not in (1, schema.SCHEMA_VERSION):
+    if version not in range(1, schema.SCHEMA_VERSION + 1) or isinstance(version, bool):
         raise DataError(f"{path}: schema version {version}, this seedstats reads versions 1 "
                         f"to {schema.SCHEMA_VERSION}; re-create it with `seedstats ingest`")
     tables = []
@@ -257,10 +259,33 @@ def read_dataset(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"{f}: not a readable Parquet file ({msg})") from None
+    if version < 3:  # version 3 added the system column and the metrics' direction
+        for t in tables:
+            if "system" not in t.columns:
+                t.insert(1, "system", schema.DEFAULT_SYSTEM)
+                if t is not tables[0]:
+                    t["system"] = t["system"].astype("category")
+        meta = {**meta, "lower_is_better": lower_is_better_map(tables[0], tables[1],
+                                                               meta.get("lower_is_better"))}
     if version == 1:  # version 2 added the paper's score: computed from the evaluations
         trials = tables[0]
+        lower = {m for m, low in meta["lower_is_better"].items() if low}
         trials.insert(trials.columns.get_loc("best") + 1, "score",
-                      paper_scores(trials, tables[1]))
+                      paper_scores(trials, tables[1], lower))
+    if version != schema.SCHEMA_VERSION:
         meta = {**meta, "schema_version": schema.SCHEMA_VERSION,
-                "upgraded_from_schema": 1}
+                "upgraded_from_schema": version}
     return (*tables, meta)
+
+
+def lower_is_better_map(trials, evals, given=None) -> dict:
+    """Metric -> whether lower is better, for every metric of the tables (``dataset.json``).
+
+    ``given`` (a mapping of metric names to bools, as recorded at ingest) wins; other metrics
+    follow :func:`seedstats.data.schema.lower_is_better_default`.
+    """
+    given = given if isinstance(given, dict) else {}
+    names = set(map(str, evals["metric"].dropna().unique())) | set(
+        map(str, trials["metric"].dropna().unique()))
+    return {m: bool(given[m]) if isinstance(given.get(m), bool)
+            else schema.lower_is_better_default(m) for m in sorted(names | set(given))}

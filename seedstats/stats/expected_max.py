@@ -47,7 +47,7 @@ import pandas as pd
 
 from seedstats.stats._common import BLOCK_ELEMENTS, as_generator
 
-__all__ = ["expected_max", "expected_max_curve"]
+__all__ = ["expected_max", "expected_max_curve", "expected_best", "check_goal", "rank_weights"]
 
 # F_n(k) below exp(_LOG_TINY) (about 1.1e-20) is treated as zero; see the module docstring.
 _LOG_TINY = -46.0
@@ -346,7 +346,15 @@ def _bootstrap_estimates(x: np.ndarray, ns: np.ndarray, replace: bool, idx: np.n
 # ----------------------------------------------------------------------------------------------
 
 
-def expected_max(scores, n=None, *, replace=True):
+def check_goal(goal) -> bool:
+    """``goal`` (``"max"`` or ``"min"``) checked; True for ``"min"`` (lower is better)."""
+    if goal not in ("max", "min"):
+        raise ValueError(f"goal must be 'max' (higher is better) or 'min' (lower is better, "
+                         f"e.g. a loss); got {goal!r}")
+    return goal == "min"
+
+
+def expected_max(scores, n=None, *, replace=True, goal="max"):
     """Expected best validation score among ``n`` trials drawn from ``scores``.
 
     The "expected validation performance" of Dodge et al. (2019), plotted in Figure 1 and
@@ -366,6 +374,9 @@ def expected_max(scores, n=None, *, replace=True):
         ``True``: trials drawn with replacement (Dodge et al. 2019; what the paper plots);
         ``n`` may exceed ``N``. ``False``: an ``n``-subset of the trials, without replacement
         (the unbiased estimator of Tang et al. 2020); requires ``n <= N``.
+    goal : {"max", "min"}, default "max"
+        ``"min"`` for a metric where lower is better (a loss, perplexity, WER): the expected
+        *minimum* of ``n`` trials, i.e. ``-expected_max(-scores)``.
 
     Returns
     -------
@@ -405,8 +416,12 @@ def expected_max(scores, n=None, *, replace=True):
     array([0.6   , 0.6444, 0.6667])
     >>> expected_max([0.5, 0.7, 0.6], [3, 1]).round(4)
     array([0.6667, 0.6   ])
+    >>> round(expected_max([0.5, 0.7, 0.6], 2, goal="min"), 6)  # (0.5*5 + 0.6*3 + 0.7*1) / 9
+    0.555556
     """
     replace = _check_replace(replace)
+    if check_goal(goal):
+        return -expected_max(-_as_sorted_scores(scores), n, replace=replace)
     x = _as_sorted_scores(scores)
     if n is None:
         ns = np.arange(1, x.size + 1, dtype=np.float64)
@@ -427,6 +442,7 @@ def expected_max_curve(
     n_boot=2000,
     rng=0,
     clip=True,
+    goal="max",
 ):
     """Expected best of ``n`` trials with the spread of the best and the estimate's uncertainty.
 
@@ -459,6 +475,9 @@ def expected_max_curve(
     clip : bool, default True
         Clip ``lower_sd`` and ``upper_sd`` to the observed ``[min(scores), max(scores)]``, as the
         shading of Figure 1 does.
+    goal : {"max", "min"}, default "max"
+        ``"min"``: lower is better (a loss); the column ``expected_max`` then holds the
+        expected minimum of ``n`` trials (and the bands follow).
 
     Returns
     -------
@@ -515,6 +534,15 @@ def expected_max_curve(
     [0.675, 0.7562, 0.8016, 0.8301]
     """
     replace = _check_replace(replace)
+    if check_goal(goal):
+        flipped = expected_max_curve(-_as_sorted_scores(scores), n, replace=replace, ci=ci,
+                                     n_boot=n_boot, rng=rng, clip=clip)
+        out = flipped.copy()
+        for col in ("expected_max", "lower_sd", "upper_sd", "ci_low", "ci_high"):
+            out[col] = -flipped[col]
+        out["lower_sd"], out["upper_sd"] = -flipped["upper_sd"], -flipped["lower_sd"]
+        out["ci_low"], out["ci_high"] = -flipped["ci_high"], -flipped["ci_low"]
+        return out
     if not isinstance(clip, (bool, np.bool_)):
         raise TypeError(f"clip must be True or False; got {clip!r}")
     if isinstance(ci, (bool, np.bool_)) or not isinstance(ci, numbers.Real):
@@ -558,3 +586,48 @@ def expected_max_curve(
         "ci_high": ci_high[inverse],
     }
     return pd.DataFrame(columns)
+
+
+def expected_best(scores, n=None, *, replace=True, lower_is_better=False):
+    """Expected best of ``n`` trials in the metric's direction: :func:`expected_max` with
+    ``goal="min"`` when ``lower_is_better`` (a validation loss), else ``goal="max"``.
+
+    Examples
+    --------
+    >>> round(expected_best([2.0, 1.0, 3.0], 3, replace=False, lower_is_better=True), 6)
+    1.0
+    """
+    if not isinstance(lower_is_better, (bool, np.bool_)):
+        raise TypeError(f"lower_is_better must be True or False; got {lower_is_better!r}")
+    return expected_max(scores, n, replace=replace, goal="min" if lower_is_better else "max")
+
+
+def rank_weights(size: int, budgets, *, replace: bool = True) -> np.ndarray:
+    """Weights ``W`` (size, len(budgets)) such that ``sort(x) @ W`` is the expected best of
+    each budget (Dodge et al. 2019; :func:`expected_max`), for any sample
+    ``x`` of ``size`` scores: the probability that the best of ``n`` draws is the ``j``-th
+    smallest, ``F_n(j) - F_n(j - 1)`` with ``F_n(k) = ((k + 1) / N)^n`` with replacement and
+    ``C(k + 1, n) / C(N, n)`` without. The weights depend on ranks only, so one matrix product
+    scores every bootstrap resample at once.
+
+    Examples
+    --------
+    >>> w = rank_weights(3, [2])
+    >>> (np.array([0.5, 0.6, 0.7]) @ w).round(6)  # as expected_max([.5, .6, .7], 2)
+    array([0.644444])
+    """
+    from scipy.special import gammaln
+
+    n = np.asarray(budgets, dtype=np.float64)[None, :]
+    k = np.arange(-1, size, dtype=np.float64)[:, None]          # F_n(-1) = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if replace:
+            F = np.exp(n * np.log((k + 1) / size))
+        else:
+            ok = (k + 1) >= n
+            logc = (gammaln(k + 2) - gammaln(n + 1) - gammaln(np.maximum(k + 2 - n, 1))
+                    - (gammaln(size + 1) - gammaln(n + 1) - gammaln(size - n + 1)))
+            F = np.where(ok, np.exp(logc), 0.0)
+    F[0] = 0.0
+    F[-1] = 1.0
+    return np.diff(F, axis=0)

@@ -44,7 +44,15 @@ class IngestOptions:
     seeds_from : str, optional
         Path pattern with ``{wi}``, ``{do}`` or ``{seed}`` fields to read seeds from.
     mapping : dict, optional
-        Column mapping for long tables (``run=trial,step=global_step,...``).
+        Column mapping for long tables (``run=trial,step=global_step,...``; ``system=COL``).
+    system : str, optional
+        The system (recipe, model, method) every run of this source ran (``--system``).
+    systems_from : str, optional
+        Path pattern with a ``{system}`` field to read each run's system from
+        (``--systems-from '{system}/seed*'``).
+    lower_is_better : bool, optional
+        Whether lower is better for the headline metric (``--lower-is-better`` /
+        ``--higher-is-better``); default by its name (``loss``, ``wer``, ... are lower).
     """
 
     skip_bad: bool = False
@@ -53,6 +61,9 @@ class IngestOptions:
     baseline: float | None = None
     seeds_from: str | None = None
     mapping: dict = field(default_factory=dict)
+    system: str | None = None
+    systems_from: str | None = None
+    lower_is_better: bool | None = None
 
 
 

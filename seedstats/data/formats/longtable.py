@@ -14,8 +14,8 @@ column of its own name:
 - ``metric``, ``value`` (required): the logged key and its value. Rows whose metric is the
   training-loss key (``--map train_loss=NAME``, default ``train_loss``; ``train/loss`` is
   accepted too) form the training loss; every other metric is a validation metric.
-- ``task``, ``wi_seed`` (or ``wi``), ``do_seed`` (or ``do``), ``seed``, ``phase``,
-  ``complete`` (optional): per-run task and seeds (each must be constant within a run),
+- ``task``, ``system``, ``wi_seed`` (or ``wi``), ``do_seed`` (or ``do``), ``seed``, ``phase``,
+  ``complete`` (optional): per-run task, system and seeds (each must be constant within a run),
   per-row phase (``before``/``during``/``after``) and per-run completeness (default: complete).
 
 Steps: ``--map step_is=index`` says the step column is seedstats' step (the 0-based index of
@@ -47,7 +47,7 @@ from seedstats.errors import DataError, ParseError
 __all__ = ["detect", "read", "REQUIRED", "OPTIONAL"]
 
 REQUIRED = ("run", "step", "metric", "value")
-OPTIONAL = ("task", "wi_seed", "do_seed", "seed", "phase", "complete")
+OPTIONAL = ("task", "system", "wi_seed", "do_seed", "seed", "phase", "complete")
 _ALIASES = {"wi": "wi_seed", "do": "do_seed", "trial": "run"}
 _SETTINGS = ("step_is", "train_loss")
 _SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
@@ -198,7 +198,7 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
             work[k] = df[col[k]].to_numpy()
     train_key = settings.get("train_loss", "train_loss")
     train_keys = {train_key, "train/loss"} if "train_loss" not in settings else {train_key}
-    keys = ["task", "run"] if "task" in work.columns else ["run"]
+    keys = [k for k in ("system", "task") if k in work.columns] + ["run"]
     result = ReadResult(records=[])
     for key, grp in work.groupby(keys, sort=True, dropna=False):
         rname = key[-1] if isinstance(key, tuple) else key
@@ -220,6 +220,10 @@ def _run(grp, rname: str, source: str, train_keys: set, res: Resolver, path: Pat
             if v is not None:
                 config[k] = as_int(v, f"column {col[k]!r}", source)
     task = _constant(grp, "task", source, repr(col["task"])) if "task" in grp.columns else None
+    if "system" in grp.columns:
+        v = _constant(grp, "system", source, repr(col["system"]))
+        if v is not None:
+            config["system"] = str(v)
     ident = res.identity(Path(source), run_dir=path.parent, name=rname,
                          config=config or None, task_hint=task)
     complete = True

@@ -77,6 +77,7 @@ __all__ = [
     "Identity",
     "Series",
     "SeedPattern",
+    "SystemPattern",
     "Resolver",
     "normalize_task",
     "split_keys",
@@ -216,27 +217,29 @@ class SeedPattern:
         The pattern has no field, an unknown field, or a field twice.
     """
     _FIELDS = {"wi": "wi_seed", "do": "do_seed", "seed": "seed"}
+    _FLAG, _EXAMPLE, _VALUE = "--seeds-from", "'wi{wi}_do{do}' or 'seed{seed}'", r"-?\d+"
 
     def __init__(self, pattern: str):
         if not isinstance(pattern, str) or not pattern:
-            raise DataError(f"--seeds-from: expected a pattern such as 'wi{{wi}}_do{{do}}' or "
-                            f"'seed{{seed}}', got {pattern!r}")
+            raise DataError(f"{self._FLAG}: expected a pattern such as {self._EXAMPLE}, got "
+                            f"{pattern!r}")
         parts, names, pos = [], [], 0
         for m in re.finditer(r"\{([^{}]*)\}", pattern):
             parts.append(self._literal(pattern[pos:m.start()]))
             name = m.group(1)
             if name not in self._FIELDS:
-                raise DataError(f"--seeds-from: unknown field {{{name}}} in {pattern!r}; "
-                                "expected {wi}, {do} or {seed}")
+                fields = ", ".join("{" + f + "}" for f in self._FIELDS)
+                raise DataError(f"{self._FLAG}: unknown field {{{name}}} in {pattern!r}; "
+                                f"expected {fields}")
             if name in names:
-                raise DataError(f"--seeds-from: field {{{name}}} twice in {pattern!r}")
+                raise DataError(f"{self._FLAG}: field {{{name}}} twice in {pattern!r}")
             names.append(name)
-            parts.append(rf"(?P<{name}>-?\d+)")
+            parts.append(rf"(?P<{name}>{self._VALUE})")
             pos = m.end()
         parts.append(self._literal(pattern[pos:]))
         if not names:
-            raise DataError(f"--seeds-from: expected a pattern with {{wi}} and {{do}} or "
-                            f"{{seed}} fields (e.g. 'wi{{wi}}_do{{do}}'), got {pattern!r}")
+            raise DataError(f"{self._FLAG}: expected a pattern with a field, such as "
+                            f"{self._EXAMPLE}, got {pattern!r}")
         self.pattern = pattern
         # A match starts where a name does (a path component, or after a character that is
         # neither a letter nor a digit): 'seed{seed}' finds seed 4 in 'seed4_dataseed7', not
@@ -254,7 +257,29 @@ class SeedPattern:
             last = m
         if last is None:
             return None
-        return {self._FIELDS[k]: int(v) for k, v in last.groupdict().items()}
+        return {self._FIELDS[k]: self._convert(v) for k, v in last.groupdict().items()}
+
+    _convert = staticmethod(int)
+
+
+class SystemPattern(SeedPattern):
+    """A ``--systems-from`` pattern: ``{system}`` matches a name within one path component.
+
+    Examples
+    --------
+    >>> SystemPattern("{system}/seed*").match("runs/bert-base/seed3/trainer_state.json")
+    {'system': 'bert-base'}
+    >>> SystemPattern("sys-{system}").match("sweep/sys-roberta_large/run1")
+    {'system': 'roberta_large'}
+    """
+    _FIELDS = {"system": "system"}
+    _FLAG, _EXAMPLE, _VALUE = "--systems-from", "'{system}/seed*' or 'sys-{system}'", r"[^/]+"
+    _convert = staticmethod(str)
+
+    def system(self, text: str) -> str | None:
+        """The system named in ``text`` (the last occurrence), or None."""
+        found = self.match(text)
+        return None if found is None else found["system"]
 
 
 def _seeds_from_mapping(d: dict, path, origin: str) -> dict | None:
@@ -287,6 +312,7 @@ class Identity:
     seed: int | None
     origin: str
     sidecar: dict = field(default_factory=dict)
+    system: str | None = None
 
 
 class Resolver:
@@ -302,6 +328,8 @@ class Resolver:
         self.root = Path(root)
         self.opts = opts
         self.pattern = SeedPattern(opts.seeds_from) if opts.seeds_from else None
+        self.system_pattern = (SystemPattern(opts.systems_from)
+                               if getattr(opts, "systems_from", None) else None)
         self.notes: list[str] = []
         self._sidecar_cache: dict[Path, dict] = {}
         base = self.root.parent if self.root.is_dir() else self.root.parent.parent
@@ -394,7 +422,25 @@ class Resolver:
             raise ParseError(run_path, None, "cannot tell the task of this run: expected "
                              "--task NAME (or \"task\" in seedstats.json)")
         return Identity(normalize_task(task), seeds["wi_seed"], seeds["do_seed"], seeds["seed"],
-                        origin, side)
+                        origin, side, self._system(run_path, name, side, config))
+
+    def _system(self, run_path: Path, name, side: dict, config) -> str | None:
+        """The run's system: ``--system``, ``--systems-from``, the sidecar's or the config's
+        ``system`` key, else None (:data:`seedstats.data.schema.DEFAULT_SYSTEM`)."""
+        if getattr(self.opts, "system", None):
+            return self.opts.system
+        if self.system_pattern is not None:
+            text = name if name is not None else self._relative(run_path)
+            found = self.system_pattern.system(text)
+            if found is None:
+                raise ParseError(run_path, None, f"no system: the run's path {text!r} does not "
+                                 f"match --systems-from {self.system_pattern.pattern!r}")
+            return found
+        for d in (side, config):
+            v = d.get("system") if isinstance(d, dict) else None
+            if v is not None and str(v).strip():
+                return str(v).strip()
+        return None
 
     def validation(self, ident: Identity, series: dict, source):
         """The validation series of a run (:func:`split_keys`), its headline metric and
@@ -658,7 +704,7 @@ def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str,
         curves.update(extra_curves)
     rec = TrialRecord(
         task=ident.task, wi_seed=ident.wi_seed, do_seed=ident.do_seed, seed=ident.seed,
-        curves=curves, complete=bool(complete), source=source, n_steps=int(n_steps),
+        system=ident.system, curves=curves, complete=bool(complete), source=source, n_steps=int(n_steps),
         steps_per_epoch=steps_per_epoch, metric=metric, baseline=baseline, flags=list(flags),
     )
     if tr is not None:
