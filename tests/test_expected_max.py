@@ -577,7 +577,8 @@ def test_top_level_import_is_this_function():
     module = importlib.import_module("seedstats.stats.expected_max")
 
     assert seedstats.expected_max is expected_max
-    assert module.__all__ == ["expected_max", "expected_max_curve"]
+    assert module.__all__ == ["expected_max", "expected_max_curve", "expected_best",
+                              "check_goal", "rank_weights"]
 
 
 def test_array_of_budgets_is_checked_like_one_budget():

@@ -3,7 +3,7 @@ and print what they wrote. A user error ends in one line and exit status 2.
 
 One module per group of verbs: :mod:`~seedstats.cli.data` (ingest, info, replica),
 :mod:`~seedstats.cli.outputs` (tables, figures), :mod:`~seedstats.cli.earlystop`,
-:mod:`~seedstats.cli.finetune`. The library packages import no argparse.
+:mod:`~seedstats.cli.compare` (compare, plan), :mod:`~seedstats.cli.finetune`. The library packages import no argparse.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import warnings
 
 from seedstats import __version__
-from seedstats.cli import data, earlystop, finetune, outputs
+from seedstats.cli import compare, data, earlystop, finetune, outputs
 from seedstats.cli.common import UsageError
 from seedstats.errors import SeedstatsError, SeedstatsNote
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "your own runs.")
     p.add_argument("--version", action="version", version=f"seedstats {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for verbs in (data, outputs, earlystop, finetune):
+    for verbs in (data, outputs, earlystop, compare, finetune):
         verbs.register(sub)
     return p
 

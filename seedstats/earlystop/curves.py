@@ -63,6 +63,11 @@ class CurveSet:
         Seeds of each row, when the data has a WI x DO grid (for seed-aware sampling).
     dropped : tuple of str
         Trials removed under ``missing="drop"`` (empty otherwise).
+    lower_is_better : bool
+        The metric is a loss (its dataset says lower is better): ``values`` then hold
+        ``1 - value``, so that the simulator, which keeps the largest score, keeps the
+        smallest loss, and Figure 7's error (``1 - score``) is the loss itself; the search
+        turns its expected scores back (:func:`~seedstats.earlystop.search.budget_search`).
     """
     values: np.ndarray
     trial_ids: tuple = ()
@@ -73,6 +78,7 @@ class CurveSet:
     wi_seed: np.ndarray | None = field(default=None, repr=False)
     do_seed: np.ndarray | None = field(default=None, repr=False)
     dropped: tuple = ()
+    lower_is_better: bool = False
 
     @property
     def n_trials(self) -> int:
@@ -187,6 +193,7 @@ def _from_dataset(ds, task, n_points, metric, missing) -> CurveSet:
                                 f"({', '.join(ms)}); pass metric=")
             metric = str(ms[0])
     m = ds.curves(task, metric=metric)
+    lower = bool(ds.lower_is_better(metric)) if hasattr(ds, "lower_is_better") else False
     n_steps = int(trials["n_steps"].max()) if len(trials) else None
     info = schema.TASKS.get(task)
     paper = info is not None and set(info.es_steps) <= set(m.columns)
@@ -219,8 +226,10 @@ def _from_dataset(ds, task, n_points, metric, missing) -> CurveSet:
     tr = trials.set_index(trials["trial_id"].astype(str)).reindex(list(ids_kept))
     wi = _int_or_none(tr["wi_seed"]) if "wi_seed" in tr else None
     do = _int_or_none(tr["do_seed"]) if "do_seed" in tr else None
+    if lower:
+        values = 1.0 - values
     return CurveSet(np.ascontiguousarray(values), ids_kept, task, metric, steps, n_steps,
-                    wi, do, dropped)
+                    wi, do, dropped, lower)
 
 
 def as_curves(data, task: str | None = None, *, n_points: int | None = None,

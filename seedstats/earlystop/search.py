@@ -358,6 +358,7 @@ class _Job:
                        "seed": None if exact else seed, "max_budget": int(max_budget),
                        "t_max": t_eff, "n_points": cs.n_points, "accounting": accounting,
                        "sampling": sampling, "ties": ties, "task": cs.task, "metric": cs.metric,
+                       "lower_is_better": bool(cs.lower_is_better),
                        "steps": list(cs.steps) if cs.steps is not None else None}
         self.key = (_cache.cache_key(cs, self.params)
                     if cache is not False and cache is not None else None)
@@ -401,6 +402,10 @@ class _Job:
         a.loc[order, "rank"] = a.loc[order].groupby("budget").cumcount().to_numpy() + 1
         a = a[list(ASSIGNMENTS_COLUMNS)]
         b = best_per_budget(a, pair=None if self.exact else self.pair)
+        if self.cs.lower_is_better:  # back from 1 - loss (CurveSet) to the loss
+            a["expected"] = 1.0 - a["expected"]
+            for col in ("expected", "baseline", "runner_up_expected"):
+                b[col] = 1.0 - b[col]
         meta = dict(self.params, cache_key=self.key, dropped=list(self.cs.dropped))
         a.attrs = dict(meta)
         b.attrs = dict(meta)

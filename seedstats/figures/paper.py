@@ -78,14 +78,15 @@ def fig1(ds):
     """Figure 1: expected validation performance vs budget, three evaluation scenarios."""
     def compute(task):
         metric = task_metric(ds, task)
+        kw = {"metric": metric, "lower_is_better": ds.lower_is_better(metric)}
         if ds.evals.empty:  # one score per trial: the frequent scenario is the paper score
             return expected_max_scenarios(ds.trials, ds.evals, task, scenarios=["frequent"],
-                                          metric=metric)
+                                          **kw)
         e = ds.evals[ds.evals["task"] == task]
         if e["epoch"].isna().all():  # a sweep that logged no epochs: no "once per epoch"
             return expected_max_scenarios(ds.trials, ds.evals, task,
-                                          scenarios=["frequent", "end"], metric=metric)
-        return expected_max_scenarios(ds.trials, ds.evals, task, metric=metric)
+                                          scenarios=["frequent", "end"], **kw)
+        return expected_max_scenarios(ds.trials, ds.evals, task, **kw)
 
     results, skipped = task_panels(ds, compute, needs=CURVES + " and final scores")
     fig, axes = _figure(results, skipped)

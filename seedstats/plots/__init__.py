@@ -8,7 +8,8 @@ applied with :func:`seedstats.plots.style.style` (an rc context).
 Modules: :mod:`~seedstats.plots.curves` (Figures 1, 4), :mod:`~seedstats.plots.heatmap`
 (Figure 2, matrices), :mod:`~seedstats.plots.density` (Figures 3, 8),
 :mod:`~seedstats.plots.correlation` (Figures 5, 9), :mod:`~seedstats.plots.earlystop`
-(Figures 6, 7, strategies), :mod:`~seedstats.plots.components` (variance components),
+(Figures 6, 7, strategies), :mod:`~seedstats.plots.components` (variance components), :mod:`~seedstats.plots.compare`
+(``seedstats compare``),
 :mod:`~seedstats.plots.style`.
 """
 
@@ -28,9 +29,11 @@ __all__ = [
     "plot_error_reduction",
     "plot_strategies",
     "plot_components",
+    "plot_seed_scores",
 ]
 
 _WHERE = {
+    "plot_seed_scores": "compare",
     "plot_expected_max": "curves",
     "plot_curves": "curves",
     "plot_lines": "curves",

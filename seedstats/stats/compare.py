@@ -6,7 +6,7 @@ in the direction of the task's headline metric (a loss: lower is better):
 
 - the means and SDs, ``diff = mean_b - mean_a`` in the metric's units (positive: ``b`` has the
   larger mean; for a loss, the worse one) with its t interval (Welch, or paired by seed) and a
-  studentized bootstrap interval (:mod:`seedstats.stats.significance`);
+  expanded percentile bootstrap interval (:mod:`seedstats.stats.significance`);
 - ``p_welch`` and the p-value of the test used (paired t when paired), corrected for the family
   of all tasks and pairs (Holm by default, Benjamini-Hochberg as ``correction="fdr_bh"``;
   statsmodels ``multipletests``);
@@ -306,7 +306,8 @@ def _pair_rows(task, sa, sb, xa, xb, sign, metric, low, score, paired, pairing, 
     unit_points = bool(allv.min() >= -1 and allv.max() <= 1 and not low)
     base = {"task": task, "metric": metric, "lower_is_better": bool(low), "score": score,
             "n_missing": int(n_missing), "paired": bool(paired), "pairing": pairing,
-            "ci_method": f"{'paired t' if paired else 'Welch t'} {level:.0%}; bootstrap-t",
+            "ci_method": (f"{'paired t' if paired else 'Welch t'} {level:.0%}; expanded "
+                          "percentile bootstrap"),
             "test": md["test"], "p_welch": md["p_welch"], "p_test": md["p"],
             "seeds_to_decide": more, "pair": f"{sa}|{sb}", "unit_points": unit_points}
     row = {**base, "a": sa, "b": sb, "n_a": xa.size, "n_b": xb.size,

@@ -53,6 +53,11 @@ __all__ = ["SCENARIOS", "scenario_evaluations", "scenario_scores", "expected_max
 SCENARIOS = ("frequent", "epoch", "end")
 
 
+def _headline_metric(trials, task):
+    ms = trials.loc[trials["task"] == task, "metric"].dropna()
+    return str(ms.iloc[0]) if len(ms) else None
+
+
 def _check_scenarios(scenarios):
     sc = (scenarios,) if isinstance(scenarios, str) else tuple(scenarios)
     bad = [s for s in sc if s not in SCENARIOS]
@@ -166,7 +171,8 @@ def scenario_evaluations(trials, evals, task, *, scenarios=SCENARIOS, metric=Non
     return pd.DataFrame(rows, columns=["scenario", "phase", "step", "epoch"])
 
 
-def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
+def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None,
+                    lower_is_better=False):
     """Each trial's score in each evaluation scenario of Figure 1 (Section 3.1).
 
     The score is the best non-NaN value among the evaluations the scenario allows
@@ -181,6 +187,8 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
     scenarios : sequence of {"frequent", "epoch", "end"}, default all three
     metric : str, optional
         Default: the task's headline metric.
+    lower_is_better : bool
+        The metric is a loss: the best value is the smallest.
 
     Returns
     -------
@@ -239,8 +247,9 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
             cols = np.column_stack([cols, A])
         ok = ~np.isnan(cols)
         n_ev = ok.sum(axis=1)
-        score = np.where(n_ev > 0, np.max(np.where(ok, cols, -np.inf), axis=1, initial=-np.inf),
-                         np.nan)
+        sign = -1.0 if lower_is_better else 1.0
+        score = np.where(n_ev > 0, sign * np.max(np.where(ok, sign * cols, -np.inf), axis=1,
+                                                 initial=-np.inf), np.nan)
         score[~complete] = np.nan
         parts.append(pd.DataFrame({
             "task": task, "trial_id": ids, "wi_seed": t["wi_seed"].to_numpy(),
@@ -254,7 +263,8 @@ def scenario_scores(trials, evals, task, *, scenarios=SCENARIOS, metric=None):
 
 
 def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=None,
-                           replace=True, n_boot=0, ci=0.95, rng=0, metric=None):
+                           replace=True, n_boot=0, ci=0.95, rng=0, metric=None,
+                           lower_is_better=False):
     """Figure 1 of Dodge et al. (2020): expected best of ``n`` trials per evaluation scenario.
 
     For each task and scenario, the scores of :func:`scenario_scores` (trials left out are
@@ -284,6 +294,9 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
         drawn from for every curve in turn, so the output depends only on the seed.
     metric : str, optional
         Default: each task's headline metric.
+    lower_is_better : bool or callable
+        The metric is a loss: the expected *minimum* (``goal="min"``); a callable gets the
+        metric's name (e.g. ``Dataset.lower_is_better``).
 
     Returns
     -------
@@ -322,7 +335,10 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
         gen = as_generator(rng)
     parts = []
     for task in task_order(trials, tasks):
-        scores = scenario_scores(trials, evals, task, scenarios=sc, metric=metric)
+        m = metric or _headline_metric(trials, task)
+        low = bool(lower_is_better(m) if callable(lower_is_better) else lower_is_better)
+        scores = scenario_scores(trials, evals, task, scenarios=sc, metric=metric,
+                                 lower_is_better=low)
         for s in sc:
             x = scores.loc[scores["scenario"] == s, "score"].to_numpy(dtype=np.float64)
             ok = ~np.isnan(x)
@@ -336,6 +352,7 @@ def expected_max_scenarios(trials, evals, tasks=None, *, scenarios=SCENARIOS, n=
                     f"trial incomplete, or no evaluation that scenario allows: {why}); leave "
                     f"it out with scenarios=...")
             curve = expected_max_curve(x[ok], n, replace=replace, ci=ci, n_boot=n_boot,
+                                       goal="min" if low else "max",
                                        rng=gen, clip=True)
             curve.insert(0, "scenario", s)
             curve.insert(0, "task", task)

@@ -7,9 +7,9 @@ and answers one question about ``b`` versus ``a``:
 - :func:`mean_difference`: ``mean(b) - mean(a)`` with the t interval and test: Welch's
   (statsmodels' ``CompareMeans``) for independent seeds, the paired t on per-seed differences
   when both systems ran the same seeds (Dror et al. 2018's advice: pair what was paired);
-- :func:`bootstrap_difference`: the same difference with a seeded *studentized* bootstrap
-  interval (bootstrap-t; paired resamples when paired), which keeps its coverage for skewed
-  and bimodal scores better than the percentile bootstrap at ten seeds;
+- :func:`bootstrap_difference`: the same difference with a seeded *expanded percentile*
+  bootstrap interval (paired resamples when paired), which keeps its coverage at ten seeds
+  where the plain percentile interval does not;
 - :func:`hedges_g`: the standardized difference with Hedges' small-sample correction;
 - :func:`prob_better`: the probability that a run of ``b`` beats a run of ``a``, ties counted
   half (the AUC / common-language effect size), with the Brunner-Munzel interval of statsmodels'
@@ -34,6 +34,7 @@ Dror, Baumer, Shlomov, Reichart (2018). The Hitchhiker's Guide to Testing Statis
 Significance in Natural Language Processing. ACL.
 Brunner, Munzel (2000). The nonparametric Behrens-Fisher problem. Biometrical Journal.
 Hedges (1981). Distribution theory for Glass's estimator of effect size. J. Educ. Stat.
+Hesterberg (2015). What teachers should know about the bootstrap. The American Statistician.
 """
 
 from __future__ import annotations
@@ -144,12 +145,15 @@ def mean_difference(a, b, *, paired: bool = False, level: float = 0.95) -> dict:
 
 def bootstrap_difference(a, b, *, paired: bool = False, level: float = 0.95,
                          n_boot: int = 10_000, rng=0) -> tuple[float, float]:
-    """Studentized (bootstrap-t) interval of ``mean(b) - mean(a)``, seeded.
+    """Expanded percentile bootstrap interval of ``mean(b) - mean(a)``, seeded.
 
     Each resample draws the seeds of ``a`` and of ``b`` with replacement (the *pairs* when
-    ``paired``), and the interval is ``diff - q * se`` at the bootstrap quantiles ``q`` of
-    ``(diff* - diff) / se*`` (Efron & Tibshirani 1993, Section 12.5), ``se`` the Welch (or
-    paired) standard error. A resample without spread (``se* = 0``) is left out.
+    ``paired``). The plain percentile interval is too narrow at ten seeds (it covered 88-91%
+    for a nominal 95% in our simulations); the expanded percentile interval (Hesterberg 2015,
+    Section 5.6) takes the percentiles at ``Phi(sqrt(n / (n - 1)) t_{n-1, alpha/2})`` instead
+    of ``alpha/2``, with ``n`` the seeds (the smaller system's when unpaired), which restores
+    the coverage (93.8-95.8% on normal and on real bimodal MRPC scores, paired and not; the
+    tests). The bootstrap-t interval over-covered on the bimodal scores (97.8%).
 
     Returns
     -------
@@ -164,39 +168,26 @@ def bootstrap_difference(a, b, *, paired: bool = False, level: float = 0.95,
     """
     level = _check_level(level)
     gen = as_generator(rng)
+    est = np.empty(n_boot)
     if paired:
         a, b = _pair(a, b)
         d = b - a
         n = d.size
-        diff, se = d.mean(), d.std(ddof=1) / np.sqrt(n)
-        t = np.empty(n_boot)
         rows = max(1, BLOCK_ELEMENTS // n)
         for lo in range(0, n_boot, rows):
-            s = d[gen.integers(0, n, size=(min(n_boot, lo + rows) - lo, n))]
-            t[lo:lo + len(s)] = _t_star(s.mean(1) - diff, s.std(1, ddof=1) / np.sqrt(n))
+            k = min(n_boot, lo + rows) - lo
+            est[lo:lo + k] = d[gen.integers(0, n, size=(k, n))].mean(1)
     else:
         a, b = _scores(a, "a"), _scores(b, "b")
-        diff = b.mean() - a.mean()
-        se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-        t = np.empty(n_boot)
+        n = min(a.size, b.size)
         rows = max(1, BLOCK_ELEMENTS // (a.size + b.size))
         for lo in range(0, n_boot, rows):
             k = min(n_boot, lo + rows) - lo
-            sa = a[gen.integers(0, a.size, size=(k, a.size))]
-            sb = b[gen.integers(0, b.size, size=(k, b.size))]
-            se_s = np.sqrt(sa.var(1, ddof=1) / a.size + sb.var(1, ddof=1) / b.size)
-            t[lo:lo + k] = _t_star(sb.mean(1) - sa.mean(1) - diff, se_s)
-    t = t[np.isfinite(t)]
-    if se == 0 or not t.size:
-        return float(diff), float(diff)
-    alpha = (1 - level) / 2
-    q_lo, q_hi = np.quantile(t, [alpha, 1 - alpha])
-    return float(diff - q_hi * se), float(diff - q_lo * se)
-
-
-def _t_star(dev, se):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(se > 0, dev / se, np.nan)
+            est[lo:lo + k] = (b[gen.integers(0, b.size, size=(k, b.size))].mean(1)
+                              - a[gen.integers(0, a.size, size=(k, a.size))].mean(1))
+    alpha = float(sps.norm.cdf(np.sqrt(n / (n - 1)) * sps.t.ppf((1 - level) / 2, n - 1)))
+    lo, hi = np.quantile(est, [alpha, 1 - alpha])
+    return float(lo), float(hi)
 
 
 def hedges_g(a, b) -> float:
