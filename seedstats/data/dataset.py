@@ -138,7 +138,10 @@ class Dataset:
         return score_grid(self.trials, task, value)
 
     def curves(self, task: str, metric: str | None = None, steps=None) -> pd.DataFrame:
-        """Trials x steps matrix of ``"during"`` evaluations: see :func:`eval_matrix`."""
+        """Trials x steps matrix of ``"during"`` evaluations: see :func:`eval_matrix`
+        (default metric: the task's headline metric, Table 2's or the trials')."""
+        if metric is None and task not in schema.TASKS:
+            metric = self.headline_metric(task)
         return eval_matrix(self.evals, task, metric, steps)
 
     def save(self, path) -> Path:

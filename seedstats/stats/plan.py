@@ -227,7 +227,7 @@ def plan(ds, *, effect: float, tasks=None, system=None, power: float = 0.8,
             best = alloc[alloc["best_for_mean"]].iloc[0]
             d_budget, d_wi, d_do = budget, int(best["n_wi"]), int(best["n_do"])
             d_sd, f_sd = float(best["sd_mean"]), float(best["fresh_sd_mean"])
-        except DataError:
+        except (DataError, ValueError):  # not a WI x DO grid (of at least 2 x 2)
             d_budget = d_wi = d_do = d_sd = f_sd = np.nan
         rows.append({
             "task": task, "system": s, "metric": metric,
