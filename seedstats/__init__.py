@@ -25,6 +25,7 @@ _API = {
     "expected_best": "seedstats.stats",
     "compare": "seedstats.stats",
     "plan": "seedstats.stats",
+    "report": "seedstats.figures.report",
     "budget_search": "seedstats.earlystop",
 }
 

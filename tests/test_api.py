@@ -9,7 +9,7 @@ import seedstats
 def test_public_api_is_pinned():
     assert dir(seedstats) == sorted(
         ["Dataset", "TASKS", "__version__", "budget_search", "compare", "expected_best",
-         "expected_max", "expected_max_curve", "ingest", "load", "merge", "plan"])
+         "expected_max", "expected_max_curve", "ingest", "load", "merge", "plan", "report"])
     for name in seedstats.__all__:
         assert getattr(seedstats, name) is not None
 

@@ -1,4 +1,5 @@
-"""``seedstats tables`` and ``figures``: the paper's tables and figures, written to files.
+"""``seedstats tables``, ``figures`` and ``report``: the paper's tables and figures, and the
+one-page HTML report, written to files.
 
 Drawing imports matplotlib, so the figure and table modules are imported when a command
 runs, not when the parser is built.
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from seedstats.cli.common import UsageError, add_data_arg, add_score_arg, banner, load_data
 
-__all__ = ["register", "cmd_tables", "cmd_figures"]
+__all__ = ["register", "cmd_tables", "cmd_figures", "cmd_report"]
 
 
 def cmd_tables(args) -> int:
@@ -67,6 +68,20 @@ def cmd_figures(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_report(args) -> int:
+    from seedstats.data import score_column
+    from seedstats.figures.report import report
+
+    score_column(args.score)
+    ds = load_data(args, several=True)
+    print(banner(ds))
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a directory; give a file such as report.html")
+    report(ds, args.out, score=args.score, effect=args.effect)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -107,3 +122,12 @@ def register(sub) -> None:
                     help="processes to draw in (default: the CPUs, at most 4; the files are "
                          "the same whatever N is)")
     sp.set_defaults(func=cmd_figures)
+
+    sp = sub.add_parser("report", help="one self-contained HTML page: the sweep, the seed "
+                                       "analyses, compare and plan, a reporting paragraph")
+    add_data_arg(sp, system=False)
+    add_score_arg(sp)
+    sp.add_argument("--out", type=Path, default=Path("report.html"), metavar="FILE.html")
+    sp.add_argument("--effect", type=float, default=None, metavar="DELTA",
+                    help="the difference the plan section sizes for (default 0.01)")
+    sp.set_defaults(func=cmd_report)

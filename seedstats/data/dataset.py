@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from seedstats.data import schema, store
+from seedstats.data.info import summary_html
 from seedstats.errors import DataError
 
 __all__ = ["Dataset", "SCORES", "score_column", "score_grid", "eval_matrix"]
@@ -147,6 +148,10 @@ class Dataset:
     def save(self, path) -> Path:
         """Write the dataset to the directory ``path`` (atomically)."""
         return store.write_dataset(path, self.trials, self.evals, self.train_loss, self.meta)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the summary ``seedstats report`` opens with."""
+        return summary_html(self)
 
     def __repr__(self) -> str:
         kind = "synthetic replica" if self.synthetic else "dataset"

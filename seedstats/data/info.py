@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "summary_html"]
 
 
 def summarize(ds) -> pd.DataFrame:
@@ -51,3 +51,15 @@ def _range(s: pd.Series) -> str:
     return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
+
+
+def summary_html(ds) -> str:
+    """:func:`summarize` as an HTML fragment (what ``seedstats report`` shows first, and a
+    :class:`~seedstats.data.Dataset` shows in Jupyter): the data's note, then the table."""
+    import html
+
+    note = f"<p><em>{html.escape(ds.note)}</em></p>" if ds.note else ""
+    head = (f"<p>{len(ds.trials)} trials, {len(ds.evals)} evaluations, "
+            f"{len(ds.train_loss)} loss steps; systems {html.escape(', '.join(ds.systems))}</p>")
+    return note + head + '<div class="tw">' + summarize(ds).to_html(
+        border=0, na_rep="-", float_format=lambda v: f"{v:.3g}") + "</div>"
