@@ -25,7 +25,7 @@ from seedstats.stats.compare import compare
 from seedstats.stats.plan import plan
 from seedstats.stats.significance import aso
 
-__all__ = ["two_systems", "loop_aso", "main"]
+__all__ = ["loop_aso", "main", "two_systems"]
 
 
 def two_systems(n_seeds=25, seed=0) -> Dataset:

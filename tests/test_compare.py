@@ -11,8 +11,8 @@ from scipy import stats as sps
 
 import seedstats
 from seedstats.data import merge
-from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.data.dataset import Dataset
+from seedstats.data.records import Curve, TrialRecord, build_tables
 from seedstats.errors import DataError
 from seedstats.stats import expected_best, expected_max
 from seedstats.stats.compare import COLUMNS, compare, crossing_budget
@@ -145,7 +145,7 @@ def test_solve_n_reaches_the_power_by_the_noncentral_t():
     for d in (0.3, 0.8, 1.5):
         n = int(solve_n(d, 0.05, 0.8))
 
-        def power(k):
+        def power(k, d=d):
             df = 2 * k - 2
             nc = d * np.sqrt(k / 2)
             crit = sps.t.ppf(0.975, df)

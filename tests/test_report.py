@@ -10,14 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+from test_compare import _records
 
 import seedstats
 from seedstats.data.dataset import Dataset
 from seedstats.data.records import build_tables
 from seedstats.figures.report import SECTIONS, paragraph_numbers, report, reporting_paragraph
 from seedstats.stats.compare import compare
-
-from test_compare import _records
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from seedstats.cli.common import add_data_arg, add_score_arg, banner, load_data
 
-__all__ = ["register", "cmd_compare", "cmd_plan"]
+__all__ = ["cmd_compare", "cmd_plan", "register"]
 
 
 def cmd_compare(args) -> int:

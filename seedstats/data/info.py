@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
 __all__ = ["summarize", "summary_html"]
@@ -56,8 +58,6 @@ def _range(s: pd.Series) -> str:
 def summary_html(ds) -> str:
     """:func:`summarize` as an HTML fragment (what ``seedstats report`` shows first, and a
     :class:`~seedstats.data.Dataset` shows in Jupyter): the data's note, then the table."""
-    import html
-
     note = f"<p><em>{html.escape(ds.note)}</em></p>" if ds.note else ""
     head = (f"<p>{len(ds.trials)} trials, {len(ds.evals)} evaluations, "
             f"{len(ds.train_loss)} loss steps; systems {html.escape(', '.join(ds.systems))}</p>")

@@ -25,8 +25,14 @@ from seedstats.stats.compare import compare
 from seedstats.stats.expected_max import expected_max_curve
 from seedstats.stats.plan import design, plan, precision
 
-__all__ = ["compare_markdown", "compare_figure", "write_compare", "plan_markdown",
-           "write_plan", "expected_best_bands"]
+__all__ = [
+    "compare_figure",
+    "compare_markdown",
+    "expected_best_bands",
+    "plan_markdown",
+    "write_compare",
+    "write_plan",
+]
 
 
 def _p(v) -> str:

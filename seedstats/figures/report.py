@@ -37,7 +37,7 @@ from seedstats.stats.divergence import failure_rates
 from seedstats.stats.plan import plan
 from seedstats.stats.tables import compute_tables
 
-__all__ = ["report", "render_report", "reporting_paragraph", "SECTIONS", "paragraph_numbers"]
+__all__ = ["SECTIONS", "paragraph_numbers", "render_report", "report", "reporting_paragraph"]
 
 #: Section id -> heading, in page order.
 SECTIONS = {
@@ -270,12 +270,13 @@ def _compare(ds, ctx) -> str:
 
 def _plan(ds, ctx) -> str:
     effect = ctx["effect"]
-    p = plan(ds, effect=effect, score=ctx["score"], n_sim=2000)
+    p = plan(ds, effect=effect, score=ctx["score"], n_sim=1000)
     ctx["plan"] = p
     cols = ["task", "system", "n_pilot", "sd", "n_welch", "n_welch_low", "n_welch_high",
             "n_simulated", "mde", "design_wi", "design_do", "warning"]
     return (f"<p>Seeds per system to detect a difference of {effect:g} (power 0.8, alpha 0.05, "
-            "two-sided Welch test), analytically and by simulation from these runs; mde: the "
+            "two-sided Welch test), analytically and by simulation from these runs (1,000 "
+            "simulated comparisons per n); mde: the "
             "smallest difference the pilot's size detects; design: the best WI x DO grid for "
             "100 runs.</p>" + _table(p[cols]) + _src(ds, f"plan --effect {effect:g}"))
 

@@ -42,8 +42,13 @@ from seedstats.stats.significance import (
     solve_n,
 )
 
-__all__ = ["compare", "system_scores", "crossing_budget",
-           "CORRECTIONS", "COLUMNS"]
+__all__ = [
+    "COLUMNS",
+    "CORRECTIONS",
+    "compare",
+    "crossing_budget",
+    "system_scores",
+]
 
 #: Multiple-testing corrections over the family of tasks and pairs (statsmodels' names).
 CORRECTIONS = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni",

@@ -42,7 +42,7 @@ from seedstats.stats.expected_max import rank_weights
 from seedstats.stats.seeds import variance_components
 from seedstats.stats.significance import solve_n
 
-__all__ = ["plan", "precision", "design", "simulated_power", "PLAN_COLUMNS"]
+__all__ = ["PLAN_COLUMNS", "design", "plan", "precision", "simulated_power"]
 
 #: Columns of :func:`plan` (``plan.csv``).
 PLAN_COLUMNS = [

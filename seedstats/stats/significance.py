@@ -48,14 +48,14 @@ from scipy import stats as sps
 from seedstats.stats._common import BLOCK_ELEMENTS, as_generator
 
 __all__ = [
-    "mean_difference",
+    "ASO_THRESHOLD",
+    "aso",
     "bootstrap_difference",
     "hedges_g",
+    "mean_difference",
     "prob_better",
-    "violation_ratio",
-    "aso",
-    "ASO_THRESHOLD",
     "solve_n",
+    "violation_ratio",
 ]
 
 #: epsilon_min below which ASO calls ``b`` almost stochastically better than ``a``; Dror et al.
