@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seedstats.data import schema, store
@@ -103,7 +104,8 @@ class Dataset:
         return None
 
     def select(self, system=None, task=None) -> "Dataset":
-        """The trials of one system and/or task (``None``: all), with their evaluations.
+        """The trials of one system and/or task (``None``: all), with their evaluations
+        (the dataset itself when that is all of it).
 
         Raises
         ------
@@ -119,11 +121,20 @@ class Dataset:
                 raise DataError(f"--{col} {value}: not in this dataset; {col}s present: "
                                 f"{', '.join(present)}")
             keep &= self.trials[col].astype(str) == str(value)
+        if keep.all():
+            return self
         trials = self.trials[keep].reset_index(drop=True)
-        ids = set(trials["trial_id"].astype(str))
+        ids = pd.Index(trials["trial_id"].astype(str))
 
         def rows(df):
-            sub = df[df["trial_id"].astype(str).isin(ids)].reset_index(drop=True)
+            col = df["trial_id"]
+            if isinstance(col.dtype, pd.CategoricalDtype):  # millions of rows: by the codes
+                codes = col.cat.codes.to_numpy()
+                wanted = pd.Index(col.cat.categories.astype(str)).isin(ids)
+                mask = (codes >= 0) & wanted[np.maximum(codes, 0)]
+            else:
+                mask = col.astype(str).isin(ids).to_numpy()
+            sub = df[mask].reset_index(drop=True)
             for c in sub.columns:
                 if isinstance(sub[c].dtype, pd.CategoricalDtype):
                     sub[c] = sub[c].cat.remove_unused_categories()
