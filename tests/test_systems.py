@@ -174,3 +174,24 @@ def test_options_check_the_new_fields(loss_table):
         ingest(loss_table, options={"task": "lm", "system": " "})
     with pytest.raises(SeedstatsError, match="option lower_is_better .*True, False or None"):
         ingest(loss_table, options=IngestOptions(task="lm", lower_is_better="yes"))
+
+
+def test_the_seed_tables_of_a_loss_pick_the_lowest_as_best():
+    from seedstats.data.dataset import Dataset
+    from seedstats.data.records import Curve, TrialRecord, build_tables
+    from seedstats.stats.tables import compute_tables
+
+    rng = np.random.default_rng(0)
+    wi_effect = np.linspace(-0.3, 0.3, 6)  # WI 1 has the lowest loss
+    recs = [TrialRecord(task="lm", wi_seed=w + 1, do_seed=d + 1, metric="loss",
+                        curves={"loss": Curve(steps=np.array([0, 9]),
+                                              values=np.array([3.0, x]), after=x)},
+                        train_loss=np.zeros(10), source=f"{w}-{d}")
+            for w in range(6) for d in range(6)
+            for x in [2.0 + wi_effect[w] + rng.normal(0, 0.05)]]
+    ds = Dataset(*build_tables(recs, lower_is_better={"loss"}), {"lower_is_better": {"loss": True}})
+    t4 = compute_tables(ds, n_perm=200)[0]["table4"].set_index("factor")
+    assert t4.loc["wi", "best_seed"] == 1 and t4.loc["wi", "worst_seed"] == 6
+    assert t4.loc["wi", "best_mean"] < t4.loc["wi", "worst_mean"]
+    means = ds.trials.groupby("wi_seed")["score"].mean()
+    assert t4.loc["wi", "best_mean"] == pytest.approx(means.min())

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from seedstats.data import schema
 from seedstats.data.dataset import Dataset
 from seedstats.data.formats import rawlog, release
-from seedstats.data import schema
 from seedstats.data.formats.base import IngestOptions, special_files, special_kind
 from seedstats.data.formats.sweeps import SystemPattern
 from seedstats.data.records import build_tables, coerce

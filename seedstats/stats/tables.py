@@ -80,6 +80,26 @@ def seed_effects(variance_components, table4):
     return pd.DataFrame(rows)
 
 
+def _lower(ds, trials, task) -> bool:
+    ms = trials.loc[trials["task"] == task, "metric"].dropna()
+    low = getattr(ds, "lower_is_better", None)
+    return bool(len(ms)) and low is not None and bool(low(str(ms.iloc[0])))
+
+
+def _oriented(ds, trials):
+    """``trials`` with the scores of lower-is-better tasks negated, so that the analyses that
+    pick the *best* seed (Table 4's best and worst, the global-seed ranking) pick the lowest
+    loss; the SDs and variance components do not depend on the sign."""
+    low = [t for t in map(str, trials["task"].unique()) if _lower(ds, trials, t)]
+    if not low:
+        return trials
+    out = trials.copy()
+    rows = out["task"].astype(str).isin(low)
+    for c in ("score", "after", "best", "before"):
+        out.loc[rows, c] = -out.loc[rows, c]
+    return out
+
+
 def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper"):
     """Every table of ``seedstats tables`` as DataFrames.
 
@@ -124,7 +144,11 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper
         notes[name] += grid_notes
     if grid_tasks:
         out["table3"] = paper.table3(trials, grid_tasks, ddof=ddof, score=score)
-        out["table4"] = paper.table4(trials, grid_tasks, n_perm=n_perm, rng=rng, score=score)
+        out["table4"] = paper.table4(_oriented(ds, trials), grid_tasks, n_perm=n_perm, rng=rng,
+                                     score=score)
+        low = out["table4"]["task"].map(lambda t: _lower(ds, trials, t)).to_numpy(dtype=bool)
+        for c in ("best_mean", "worst_mean"):  # back from the oriented scores
+            out["table4"][c] = out["table4"][c].where(~low, -out["table4"][c])
         vc = []
         for t in grid_tasks:
             v = seeds.variance_components(score_grid(trials, t, column), level=level)
@@ -156,8 +180,8 @@ def compute_tables(ds, *, n_perm=10_000, rng=0, ddof=0, level=0.95, score="paper
                                      "so a WI seed cannot be followed across tasks")
         return out, notes
     try:
-        out["global_seeds"] = globalseeds.global_seeds(trials, grid_tasks, n_perm=n_perm,
-                                                       rng=rng, score=score)
+        out["global_seeds"] = globalseeds.global_seeds(_oriented(ds, trials), grid_tasks,
+                                                       n_perm=n_perm, rng=rng, score=score)
     except DataError as exc:
         notes["global_seeds"].append(f"not computed: {exc}")
     return out, notes
