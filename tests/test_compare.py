@@ -292,5 +292,10 @@ def test_merge_keeps_systems_and_refuses_a_clash(two_systems):
     m = merge([r, r.select(task="sst")], systems=["x", "y"])
     assert m.systems == ["x", "y"] and m.trials["trial_id"].is_unique
     assert m.trials["trial_id"].iloc[0] == "x:mrpc-wi1-do1"
+    both = merge([seedstats.load(), r.select(task="sst")], systems=["replica", "real"])
+    assert both.note == ("system replica: the synthetic replica (not the paper's runs); "
+                         "system real: real scores digitized from the authors' Figure 2")
+    assert both.select(system="real").note.startswith("real scores, digitized")
+    assert both.select(system="replica").synthetic
     with pytest.raises(DataError, match="holds 2 systems"):
         merge([two_systems, r], systems=["p", "q"])

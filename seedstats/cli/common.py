@@ -47,6 +47,8 @@ def load_data(args, several: bool = False):
 
 def banner(ds) -> str:
     """The first line every analysis prints: which data it ran on."""
+    if ds.meta.get("synthetic_systems") or ds.meta.get("digitized_systems"):
+        return f"data: {ds.path} ({ds.note})"
     if ds.synthetic:
         return "data: synthetic replica of the Dodge et al. 2020 release (not the real runs)"
     if ds.note:

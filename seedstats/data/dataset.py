@@ -96,6 +96,13 @@ class Dataset:
         The synthetic replica says so; real scores read back from a figure (the embedded
         ``dodge2020``) say that they are digitized; a user's own runs need no note.
         """
+        parts = self.meta.get("synthetic_systems"), self.meta.get("digitized_systems")
+        if parts[0] or parts[1]:  # merged from datasets of different kinds
+            said = [f"system {', '.join(parts[0])}: the synthetic replica (not the paper's runs)"
+                    if parts[0] else "",
+                    f"system {', '.join(parts[1])}: real scores digitized from the authors' "
+                    "Figure 2" if parts[1] else ""]
+            return "; ".join(x for x in said if x)
         if self.synthetic:
             return ("synthetic replica of the Dodge et al. 2020 release: these numbers are not "
                     "the paper's runs")
@@ -142,8 +149,13 @@ class Dataset:
 
         if isinstance(trials["task"].dtype, pd.CategoricalDtype):
             trials["task"] = trials["task"].cat.remove_unused_categories()
-        return Dataset(trials, rows(self.evals), rows(self.train_loss), dict(self.meta),
-                       self.path)
+        meta = dict(self.meta)
+        if system is not None:  # a merged dataset: what this one system is
+            for key, flag in (("synthetic_systems", "synthetic"),
+                              ("digitized_systems", "digitized")):
+                if key in meta:
+                    meta[flag] = str(system) in meta.pop(key)
+        return Dataset(trials, rows(self.evals), rows(self.train_loss), meta, self.path)
 
     def grid(self, task: str, value: str = "score") -> pd.DataFrame:
         """WI x DO grid of one task's scores: see :func:`score_grid`."""

@@ -400,9 +400,17 @@ def merge(datasets, systems=None) -> Dataset:
     dup = out[0]["trial_id"].duplicated()
     if dup.any():
         raise DataError(f"merge: trial {out[0]['trial_id'][dup].iloc[0]!r} is in two datasets")
+    kinds = {"synthetic_systems": [], "digitized_systems": []}
+    for i, ds in enumerate(datasets):
+        names = [systems[i]] if systems is not None else ds.systems
+        if ds.synthetic:
+            kinds["synthetic_systems"] += names
+        if ds.meta.get("digitized"):
+            kinds["digitized_systems"] += names
     meta = {
         "synthetic": any(ds.synthetic for ds in datasets),
         "digitized": any(bool(ds.meta.get("digitized")) for ds in datasets),
+        **{k: sorted(v) for k, v in kinds.items() if v},
         "provenance": {"merged": [{"dataset": owner_label, "systems": sorted(
             s_ for s_, o in owner.items() if o == owner_label)}
             for owner_label in dict.fromkeys(owner.values())]},
