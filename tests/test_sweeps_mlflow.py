@@ -258,3 +258,42 @@ def test_damaged_inputs(tmp_path, runs):
     notdb.write_bytes(b"not sqlite at all")
     with pytest.raises(ParseError, match="expected an MLflow SQLite database"):
         ingest(notdb, format="mlflow")
+
+
+LIGHTNING_NAMES = {"eval_accuracy": "val_acc", "eval_loss": "val_loss", "loss": "train_loss"}
+
+
+def test_lightning_style_keys_are_read_not_dropped(tmp_path, runs):
+    # val_acc / val_loss / train_loss (Lightning's and many MLflow users' names): every value
+    # arrives, under the name as logged without its prefix
+    for r in runs:
+        r["metrics"] = [(LIGHTNING_NAMES.get(k, k), v, ts, g) for k, v, ts, g in r["metrics"]
+                        if not k.startswith(("eval_runtime", "eval_samples", "eval_steps",
+                                             "train_loss"))]  # no Trainer end record here
+    root = tmp_path / "mlruns"
+    write_file_store(root, runs)
+    ds, _ = ingest(root, options={"metric": "val_acc"})
+    t = ds.trials.set_index("trial_id")
+    for r in (r for r in runs if r["stage"] == "active"):
+        tid = f"rte-s{r['seed']}"
+        e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["phase"] == "during")]
+        acc = e[e["metric"] == "acc"]
+        assert acc["step"].tolist() == [g - 1 for g in r["truth"]["acc"]]
+        np.testing.assert_array_equal(acc["value"].to_numpy(), list(r["truth"]["acc"].values()))
+        assert (e[e["metric"] == "loss"]["value"] == 0.5).all()
+        tl = ds.train_loss[ds.train_loss["trial_id"] == tid]
+        np.testing.assert_array_equal(tl["loss"].to_numpy(),
+                                      list(r["truth"]["train"].values()))
+        assert t.loc[tid, "metric"] == "acc"
+
+
+def test_a_source_without_validation_values_is_an_error(tmp_path, runs):
+    for r in runs:
+        r["metrics"] = [m for m in r["metrics"] if not m[0].startswith("eval_")]
+    root = tmp_path / "mlruns"
+    write_file_store(root, runs)
+    from seedstats.errors import DataError
+
+    with pytest.raises(DataError, match=r"3 run\(s\) and 16 training-loss step\(s\) read, but "
+                                        r"no validation evaluation: expected validation keys"):
+        ingest(root)

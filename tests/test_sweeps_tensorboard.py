@@ -261,3 +261,34 @@ def test_event_files_without_scalars_are_left_out(tmp_path):
     assert ds.trials["trial_id"].tolist() == ["rte-s9"]
     check(ds, "rte-s9", truth)
     assert any("without scalars" in n for n in rep.notes)
+
+
+def test_the_pytorch_tutorial_tags_written_by_summarywriter(tmp_path):
+    # torch.utils.tensorboard.SummaryWriter itself, with the tags of PyTorch's TensorBoard
+    # tutorial: Loss/train every step, Loss/val and Accuracy/val every 5 steps
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    rng = np.random.default_rng(0)
+    truth = {}
+    for seed in (1, 2):
+        w = torch_tb.SummaryWriter(log_dir=str(tmp_path / "runs" / f"seed{seed}"))
+        t = truth[seed] = {"train": {}, "acc": {}, "val": {}}
+        for g in range(1, 21):
+            t["train"][g] = float(np.float32(rng.uniform(0.1, 1.0)))
+            w.add_scalar("Loss/train", t["train"][g], g)
+            if g % 5 == 0:
+                t["acc"][g] = float(np.float32(rng.uniform(0.5, 0.9)))
+                t["val"][g] = float(np.float32(rng.uniform(0.2, 0.6)))
+                w.add_scalar("Loss/val", t["val"][g], g)
+                w.add_scalar("Accuracy/val", t["acc"][g], g)
+        w.close()
+    ds, _ = ingest(tmp_path / "runs", options={"task": "mine", "seeds_from": "seed{seed}"})
+    assert ds.trials["metric"].tolist() == ["accuracy", "accuracy"]
+    for seed, t in truth.items():
+        tid = f"mine-s{seed}"
+        e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["phase"] == "during")]
+        for metric, key in (("accuracy", "acc"), ("loss", "val")):
+            m = e[e["metric"] == metric]
+            assert m["step"].tolist() == [g - 1 for g in t[key]]
+            np.testing.assert_array_equal(m["value"].to_numpy(), list(t[key].values()))
+        tl = ds.train_loss[ds.train_loss["trial_id"] == tid]
+        np.testing.assert_array_equal(tl["loss"].to_numpy(), list(t["train"].values()))

@@ -248,6 +248,13 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
             more = f" and {len(special) - 5} more" if len(special) > 5 else ""
             notes.append(f"not read: {len(special)} entries that are neither regular files "
                          f"nor real directories: {shown}{more}")
+    if not any(cur.before is not None or cur.after is not None or len(cur.steps)
+               for rec in records for cur in rec.curves.values()):
+        steps = sum(len(rec.train_loss) for rec in records)
+        raise DataError(f"SRC {', '.join(map(str, sources))}: {len(records)} run(s) and {steps} "
+                        "training-loss step(s) read, but no validation evaluation: expected "
+                        "validation keys such as eval_*, val_*, valid_* or validation_* (or "
+                        "--metric KEY, as logged)")
     lower, direction_notes = _directions(records, options.lower_is_better)
     notes += direction_notes
     trials, evals, loss = build_tables(records, {m for m, low in lower.items() if low})

@@ -51,6 +51,7 @@ from seedstats.data.formats.sweeps import (
     guarded,
     infer_steps_per_epoch,
     max_step,
+    train_loss,
     walk_files,
 )
 from seedstats.errors import ParseError
@@ -137,7 +138,7 @@ def _record(res: Resolver, *, source, run_dir, name, params, status, series):
         n_steps = max_step(series)
     flags = [] if status in (None, "FINISHED") else [f"status_{status.lower()}"]
     return assemble(source=str(source), ident=ident, metric=metric, baseline=baseline,
-                    evals=evals, train=series.get("loss"), train_offset=-1, end_order=end_order,
+                    evals=evals, train=train_loss(series), train_offset=-1, end_order=end_order,
                     complete=complete, n_steps=n_steps,
                     steps_per_epoch=infer_steps_per_epoch(series.get("epoch")), flags=flags)
 

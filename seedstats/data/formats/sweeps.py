@@ -81,6 +81,9 @@ __all__ = [
     "Resolver",
     "normalize_task",
     "split_keys",
+    "VALIDATION_PREFIXES",
+    "TRAIN_LOSS_KEYS",
+    "train_loss",
     "infer_steps_per_epoch",
     "assemble",
     "guarded",
@@ -556,6 +559,10 @@ class Series:
 def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
     """Find the validation keys among flat Trainer-style log keys.
 
+    Besides ``eval``, the prefixes ``val``, ``valid`` and ``validation`` (Lightning's and
+    MLflow users' ``val_acc``) are recognized, and without any prefix the suffix form
+    ``<Name>/val`` (the PyTorch TensorBoard tutorial's ``Accuracy/val``: metric ``accuracy``).
+
     The Trainer logs validation metrics as ``<prefix>_<name>`` (``eval_accuracy``; a custom
     ``metric_key_prefix`` such as ``val`` gives ``val_accuracy``, and a dict of evaluation sets
     ``eval_<set>_<name>``). The prefix is taken from ``--metric`` when it names one
@@ -572,6 +579,15 @@ def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
     cands = []
     if any(k.startswith(("eval_", "eval/")) for k in keys):
         cands.append("eval")
+    # Lightning's and MLflow users' habit: val_acc, val/loss, valid_f1, validation_loss
+    for p in VALIDATION_PREFIXES:
+        if p not in cands and any(k.startswith((p + "_", p + "/")) for k in keys):
+            cands.append(p)
+    # the PyTorch TensorBoard tutorial's tags: Accuracy/val, Loss/val (Loss/train: training)
+    tails = tuple("/" + p for p in VALIDATION_PREFIXES)
+    suffixed = {k: k[:k.rindex("/")].lower() for k in keys if k.endswith(tails)}
+    if not cands and suffixed and not metric:
+        return "", suffixed
     for k in keys:
         m = re.match(r"^(.+)_runtime$", k)
         if m and m.group(1) != "train" and m.group(1) not in cands:
@@ -605,6 +621,20 @@ def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
             if name and name not in _NOT_METRICS:
                 names[k] = name
     return prefix, names
+
+
+#: Prefixes of validation keys besides the Trainer's ``eval``, in the order they are preferred.
+VALIDATION_PREFIXES = ("val", "valid", "validation")
+
+#: Keys of the training loss, in the order they are preferred: the Trainer's ``loss``,
+#: Lightning's and MLflow users' ``train_loss``, ``train/loss``, the PyTorch tutorial's
+#: ``Loss/train``.
+TRAIN_LOSS_KEYS = ("loss", "train_loss", "train/loss", "Loss/train")
+
+
+def train_loss(series: dict):
+    """The training-loss series among a run's keys (:data:`TRAIN_LOSS_KEYS`), or None."""
+    return next((series[k] for k in TRAIN_LOSS_KEYS if k in series), None)
 
 
 def end_of_training(series: dict) -> tuple[float | None, int | None]:

@@ -56,6 +56,7 @@ from seedstats.data.formats.sweeps import (
     hf_key,
     infer_steps_per_epoch,
     max_step,
+    train_loss,
     walk_files,
 )
 from seedstats.errors import DataError, ParseError
@@ -248,7 +249,7 @@ def read_run(run_dir: Path, files: list[Path], res: Resolver):
                  "as complete")
     flags = ["truncated"] if truncated else []
     return assemble(source=str(run_dir), ident=ident, metric=metric, baseline=baseline,
-                    evals=evals, train=series.get("loss"), train_offset=-1, end_order=end_order,
+                    evals=evals, train=train_loss(series), train_offset=-1, end_order=end_order,
                     complete=complete, n_steps=n_steps,
                     steps_per_epoch=infer_steps_per_epoch(series.get("epoch")), flags=flags)
 

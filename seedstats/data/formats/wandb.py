@@ -57,6 +57,7 @@ from seedstats.data.formats.sweeps import (
     guarded,
     hf_key,
     infer_steps_per_epoch,
+    train_loss,
     walk_files,
 )
 from seedstats.errors import ParseError
@@ -264,7 +265,7 @@ def _one_run(cols: dict, *, source, run_dir, name, config, summary, step_col, re
         res.note("W&B runs without the Trainer's end-of-training row or summary are taken as "
                  "complete")
     return assemble(source=str(source), ident=ident, metric=metric, baseline=baseline,
-                    evals=evals, train=series.get("loss"), train_offset=-1, end_order=end_order,
+                    evals=evals, train=train_loss(series), train_offset=-1, end_order=end_order,
                     complete=complete, n_steps=n_steps,
                     steps_per_epoch=infer_steps_per_epoch(series.get("epoch")))
 
