@@ -195,3 +195,13 @@ def test_the_seed_tables_of_a_loss_pick_the_lowest_as_best():
     assert t4.loc["wi", "best_mean"] < t4.loc["wi", "worst_mean"]
     means = ds.trials.groupby("wi_seed")["score"].mean()
     assert t4.loc["wi", "best_mean"] == pytest.approx(means.min())
+
+
+def test_ray_style_name_value_directories_give_their_seeds(tmp_path):
+    root = write_sweep(tmp_path / "tmp", n=2)  # wi{i}_do{j}/trainer_state.json
+    ray = tmp_path / "ray"
+    ray.mkdir()
+    for i, d in enumerate(sorted(root.iterdir())):
+        d.rename(ray / f"train_fn_0a1b2_0000{i}_{i}_seed={10 + i},lr=1e-05_2026-12-01_10-00-0{i}")
+    ds, _ = ingest(ray, options={"task": "rte", "seeds_from": "seed{seed}"})
+    assert sorted(ds.trials["seed"].tolist()) == [10, 11, 12, 13]

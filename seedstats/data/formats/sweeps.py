@@ -13,7 +13,8 @@ Seeds (first source that yields one wins)
    ``{do}`` and/or ``{seed}`` fields, e.g. ``'wi{wi}_do{do}'`` or ``'seed{seed}'``, searched in
    the run's path relative to the parent of the source root (so the root's own name counts).
    A field matches an integer; ``*`` matches any characters within one path component. When
-   the pattern occurs several times, the last (deepest) occurrence wins.
+   the pattern occurs several times, the last (deepest) occurrence wins. A field may follow an
+   ``=`` its pattern does not spell: ``seed{seed}`` also reads Ray Tune's ``seed=3``.
 2. A ``seedstats.json`` sidecar in the run directory or any parent up to the source root
    (nearest first, key by key): ``{"wi_seed": 3, "do_seed": 7}`` or ``{"seed": 42}``; it may
    also give ``"task"``, ``"metric"`` and ``"baseline"``.
@@ -213,6 +214,8 @@ class SeedPattern:
     {'seed': 7}
     >>> SeedPattern("seed{seed}").match("runs/seed4_dataseed7")  # where a name starts
     {'seed': 4}
+    >>> SeedPattern("seed{seed}").match("ray/train_fn_0a1b2_00001_1_seed=3,lr=0.01_2026-12-01")
+    {'seed': 3}
 
     Raises
     ------
@@ -237,7 +240,9 @@ class SeedPattern:
             if name in names:
                 raise DataError(f"{self._FLAG}: field {{{name}}} twice in {pattern!r}")
             names.append(name)
-            parts.append(rf"(?P<{name}>{self._VALUE})")
+            # 'seed{seed}' also reads Ray Tune's 'seed=1' (a name=value directory)
+            sep = "=?" if parts[-1] and not parts[-1].endswith("=") else ""
+            parts.append(rf"{sep}(?P<{name}>{self._VALUE})")
             pos = m.end()
         parts.append(self._literal(pattern[pos:]))
         if not names:
