@@ -223,11 +223,11 @@ class SeedPattern:
         The pattern has no field, an unknown field, or a field twice.
     """
     _FIELDS = {"wi": "wi_seed", "do": "do_seed", "seed": "seed"}
-    _FLAG, _EXAMPLE, _VALUE = "--seeds-from", "'wi{wi}_do{do}' or 'seed{seed}'", r"-?\d+"
+    flag, _EXAMPLE, _VALUE = "--seeds-from", "'wi{wi}_do{do}' or 'seed{seed}'", r"-?\d+"
 
     def __init__(self, pattern: str):
         if not isinstance(pattern, str) or not pattern:
-            raise DataError(f"{self._FLAG}: expected a pattern such as {self._EXAMPLE}, got "
+            raise DataError(f"{self.flag}: expected a pattern such as {self._EXAMPLE}, got "
                             f"{pattern!r}")
         parts, names, pos = [], [], 0
         for m in re.finditer(r"\{([^{}]*)\}", pattern):
@@ -235,10 +235,10 @@ class SeedPattern:
             name = m.group(1)
             if name not in self._FIELDS:
                 fields = ", ".join("{" + f + "}" for f in self._FIELDS)
-                raise DataError(f"{self._FLAG}: unknown field {{{name}}} in {pattern!r}; "
+                raise DataError(f"{self.flag}: unknown field {{{name}}} in {pattern!r}; "
                                 f"expected {fields}")
             if name in names:
-                raise DataError(f"{self._FLAG}: field {{{name}}} twice in {pattern!r}")
+                raise DataError(f"{self.flag}: field {{{name}}} twice in {pattern!r}")
             names.append(name)
             # 'seed{seed}' also reads Ray Tune's 'seed=1' (a name=value directory)
             sep = "=?" if parts[-1] and not parts[-1].endswith("=") else ""
@@ -246,7 +246,7 @@ class SeedPattern:
             pos = m.end()
         parts.append(self._literal(pattern[pos:]))
         if not names:
-            raise DataError(f"{self._FLAG}: expected a pattern with a field, such as "
+            raise DataError(f"{self.flag}: expected a pattern with a field, such as "
                             f"{self._EXAMPLE}, got {pattern!r}")
         self.pattern = pattern
         # A match starts where a name does (a path component, or after a character that is
@@ -281,7 +281,7 @@ class SystemPattern(SeedPattern):
     {'system': 'roberta_large'}
     """
     _FIELDS = {"system": "system"}
-    _FLAG, _EXAMPLE, _VALUE = "--systems-from", "'{system}/seed*' or 'sys-{system}'", r"[^/]+"
+    flag, _EXAMPLE, _VALUE = "--systems-from", "'{system}/seed*' or 'sys-{system}'", r"[^/]+"
     _convert = staticmethod(str)
 
     def system(self, text: str) -> str | None:
@@ -408,11 +408,7 @@ class Resolver:
         side = self.sidecar(run_dir)
         seeds, origin = None, None
         if self.pattern is not None:
-            text = name if name is not None else self._relative(run_path)
-            seeds = self.pattern.match(text)
-            if seeds is None:
-                raise ParseError(run_path, None, f"no seed: the run's path {text!r} does not "
-                                 f"match --seeds-from {self.pattern.pattern!r}")
+            seeds = self._match(self.pattern, "seed", run_path, name)
             seeds = {"wi_seed": seeds.get("wi_seed"), "do_seed": seeds.get("do_seed"),
                      "seed": seeds.get("seed")}
             origin = "--seeds-from"
@@ -432,18 +428,22 @@ class Resolver:
         return Identity(normalize_task(task), seeds["wi_seed"], seeds["do_seed"], seeds["seed"],
                         origin, side, self._system(run_path, name, side, config))
 
+    def _match(self, pattern: SeedPattern, what: str, run_path: Path, name) -> dict:
+        """``pattern`` matched against the run's name or relative path, or a ParseError."""
+        text = name if name is not None else self._relative(run_path)
+        found = pattern.match(text)
+        if found is None:
+            raise ParseError(run_path, None, f"no {what}: the run's path {text!r} does not "
+                             f"match {pattern.flag} {pattern.pattern!r}")
+        return found
+
     def _system(self, run_path: Path, name, side: dict, config) -> str | None:
         """The run's system: ``--system``, ``--systems-from``, the sidecar's or the config's
         ``system`` key, else None (:data:`seedstats.data.schema.DEFAULT_SYSTEM`)."""
         if getattr(self.opts, "system", None):
             return self.opts.system
         if self.system_pattern is not None:
-            text = name if name is not None else self._relative(run_path)
-            found = self.system_pattern.system(text)
-            if found is None:
-                raise ParseError(run_path, None, f"no system: the run's path {text!r} does not "
-                                 f"match --systems-from {self.system_pattern.pattern!r}")
-            return found
+            return self._match(self.system_pattern, "system", run_path, name)["system"]
         for d in (side, config):
             v = d.get("system") if isinstance(d, dict) else None
             if v is not None and str(v).strip():
