@@ -35,7 +35,7 @@ MAP = {"run": "trial", "step": "global_step", "metric": "name", "value": "val",
        "wi": "init", "do": "order"}
 
 
-def check(ds, truth, metric="eval_accuracy"):
+def check(ds, truth, metric="accuracy"):
     t = ds.trials.set_index("trial_id")
     assert len(t) == 4
     for (wi, do), (acc, loss) in truth.items():
@@ -182,3 +182,33 @@ def test_a_row_without_a_run_is_an_error_or_set_aside_with_a_note(tmp_path):
     ds, rep = ingest(path, format="table", options=IngestOptions(skip_bad=True, **opts))
     assert "set aside 1 row(s) with an empty 'run' cell (lines 3)" in rep.notes
     assert ds.evals.loc[ds.evals["phase"] == "during", "value"].tolist() == [0.5, 0.7]
+
+
+def test_mapped_columns_are_found_without_format_and_steps_need_a_convention(tmp_path):
+    df, truth = table(np.random.default_rng(3))
+    f = tmp_path / "t.csv"
+    df.to_csv(f, index=False)
+    ds, _ = ingest(f, options=IngestOptions(mapping=MAP))  # auto: --map names the columns
+    check(ds, truth)
+    m = {**MAP, "step": "it"}
+    df.rename(columns={"global_step": "it"}).to_csv(f, index=False)
+    with pytest.raises(DataError, match=r"t\.csv: step column 'it': cannot tell whether it "
+                                        r"counts the updates done .* --map step_is=count"):
+        ingest(f, options=IngestOptions(mapping=m))
+    ds, rep = ingest(f, options=IngestOptions(mapping={**m, "step_is": "count"}))
+    check(ds, truth)
+
+
+def test_bookkeeping_rows_are_never_metrics_and_the_report_says_so(tmp_path):
+    rows = ["run,step,metric,value"]
+    for g in (10, 20):
+        rows += [f"seed1,{g},accuracy,0.{g}", f"seed1,{g},learning_rate,0.001",
+                 f"seed1,{g},grad_norm,1.5", f"seed1,{g},train_loss,0.5"]
+    f = tmp_path / "t.csv"
+    f.write_text("\n".join(rows) + "\n")
+    ds, rep = ingest(f, options=IngestOptions(task="mine", seeds_from="seed{seed}"))
+    assert set(ds.evals["metric"].astype(str)) == {"accuracy"}
+    roles = dict(zip(rep.keys["key"], rep.keys["role"]))
+    assert roles == {"accuracy": "validation metric", "train_loss": "training loss",
+                     "grad_norm": "bookkeeping", "learning_rate": "bookkeeping"}
+    assert "keys read (format table):" in str(rep)

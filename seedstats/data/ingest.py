@@ -26,12 +26,12 @@ from seedstats.data import schema
 from seedstats.data.dataset import Dataset
 from seedstats.data.formats import rawlog, release
 from seedstats.data.formats.base import IngestOptions, special_files, special_kind
-from seedstats.data.formats.sweeps import SystemPattern
+from seedstats.data.formats.sweeps import ROLES, SystemPattern, find_first
 from seedstats.data.records import build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
-__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "ingest", "merge", "detect_format",
-           "report", "export"]
+__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "key_table", "ingest",
+           "merge", "detect_format", "report", "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
@@ -39,7 +39,10 @@ FORMATS = {
     "rawlog": "seedstats.data.formats.rawlog",
     "jsonl": "seedstats.data.formats.jsonl",
     "hf": "seedstats.data.formats.hf_trainer",
+    "lightning": "seedstats.data.formats.lightning",
+    "ray": "seedstats.data.formats.raytune",
     "tensorboard": "seedstats.data.formats.tensorboard",
+    "optuna": "seedstats.data.formats.optuna_storage",
     "mlflow": "seedstats.data.formats.mlflow",
     "wandb": "seedstats.data.formats.wandb",
     "mosbach": "seedstats.data.formats.mosbach",
@@ -59,14 +62,26 @@ class IngestReport:
     skipped : list of (str, str)
         Files skipped under ``--skip-bad`` and why.
     notes : list of str
+    keys : DataFrame
+        Every key the sweep readers saw, with columns :data:`KEY_COLUMNS`: the format, the
+        key as logged, its role (validation metric, validation loss, training loss,
+        bookkeeping, ignored), the runs and values that logged it, and why.
     """
 
     per_task: pd.DataFrame
     skipped: list[tuple[str, str]]
     notes: list[str]
+    keys: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(
+        columns=KEY_COLUMNS))
 
     def __str__(self) -> str:
-        lines = [self.per_task.to_string()]
+        lines = []
+        if len(self.keys):
+            for fmt, grp in self.keys.groupby("format", sort=False):
+                lines.append(f"keys read (format {fmt}):")
+                shown = grp.drop(columns="format").to_string(index=False)
+                lines += ["  " + line for line in shown.splitlines()]
+        lines.append(self.per_task.to_string())
         tot = self.per_task.sum(numeric_only=True)
         lines.append(f"total: {int(tot.get('trials', 0))} trials, {int(tot.get('evals', 0))} "
                      f"evaluations, {int(tot.get('loss_steps', 0))} loss steps; "
@@ -77,7 +92,27 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def report(ds: Dataset, skipped=(), notes=()) -> IngestReport:
+#: Columns of :attr:`IngestReport.keys` (and of ``dataset.json``'s ``keys``).
+KEY_COLUMNS = ["format", "key", "role", "runs", "values", "reason"]
+
+
+def key_table(per_format) -> pd.DataFrame:
+    """The key classification of every source, ``[(format, {key: [role, reason, runs,
+    values]}), ...]``, as one table (:data:`KEY_COLUMNS`), sorted by format, role, key."""
+    rows = [(fmt, k, role, runs, values, why) for fmt, keys in per_format
+            for k, (role, why, runs, values) in keys.items()]
+    df = pd.DataFrame(rows, columns=KEY_COLUMNS)
+    if len(df) > 1:  # several sources of one format: add up their counts
+        df = (df.groupby(["format", "key"], sort=False, as_index=False)
+              .agg(role=("role", "first"), runs=("runs", "sum"), values=("values", "sum"),
+                   reason=("reason", "first")))[KEY_COLUMNS]
+    order = {r: i for i, r in enumerate(ROLES)}
+    df["_r"] = df["role"].map(order).fillna(len(order))
+    return df.sort_values(["format", "_r", "key"], kind="stable").drop(columns="_r"
+                                                                    ).reset_index(drop=True)
+
+
+def report(ds: Dataset, skipped=(), notes=(), keys=None) -> IngestReport:
     """Count what a dataset holds, per task (the report printed after every ingest)."""
     t = ds.trials
     tasks = ds.tasks
@@ -106,8 +141,9 @@ def report(ds: Dataset, skipped=(), notes=()) -> IngestReport:
         if n:
             notes.append(f"{n} trial(s) {what}: the value logged last at each step was kept, "
                          f"the earlier ones set aside (flag {flag})")
+    keys = pd.DataFrame(columns=KEY_COLUMNS) if keys is None else keys
     return IngestReport(pd.DataFrame(rows, columns=cols).set_index("task"), list(skipped),
-                        notes)
+                        notes, keys)
 
 
 def _module(name: str):
@@ -126,6 +162,12 @@ def detect_format(src) -> str:
             continue
         if mod.detect(src):
             return name
+    if src.suffix == ".wandb" or src.is_dir() and find_first(
+            src, lambda p: p.suffix == ".wandb" and p.name.startswith("run-")):
+        raise DataError(f"SRC {src}: holds W&B offline runs (run-<id>.wandb), which seedstats "
+                        "cannot read: wandb has no public reader for them and seedstats does not "
+                        "decode them by hand; run `wandb sync`, export each run's "
+                        "scan_history() to CSV or Parquet, and ingest that")
     raise DataError(f"SRC {src}: cannot tell its format; give --format one of "
                     f"{', '.join(FORMATS)}")
 
@@ -231,7 +273,7 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         raise _ArgumentTypeError(f"format: expected 'auto' or one of {', '.join(FORMATS)}, "
                                  f"got {format!r}")
     systems = SystemPattern(options.systems_from) if options.systems_from else None
-    records, skipped, notes, formats = [], [], [], []
+    records, skipped, notes, formats, keys = [], [], [], [], []
     for one in map(Path, sources):
         fmt, result, special = _read(one, format, options)
         for rec in result.records:
@@ -243,18 +285,23 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         skipped += result.skipped
         notes += [n for n in result.notes if n not in notes]
         formats.append(fmt)
+        keys.append((fmt, result.keys))
         if special:
             shown = ", ".join(f"{p} ({what})" for p, what in special[:5])
             more = f" and {len(special) - 5} more" if len(special) > 5 else ""
             notes.append(f"not read: {len(special)} entries that are neither regular files "
                          f"nor real directories: {shown}{more}")
+    keys = key_table(keys)
     if not any(cur.before is not None or cur.after is not None or len(cur.steps)
                for rec in records for cur in rec.curves.values()):
         steps = sum(len(rec.train_loss) for rec in records)
+        seen = ", ".join(f"{k} ({role})" for k, role in zip(keys["key"][:12], keys["role"]))
+        more = f" and {len(keys) - 12} more" if len(keys) > 12 else ""
         raise DataError(f"SRC {', '.join(map(str, sources))}: {len(records)} run(s) and {steps} "
                         "training-loss step(s) read, but no validation evaluation: expected "
                         "validation keys such as eval_*, val_*, valid_* or validation_* (or "
-                        "--metric KEY, as logged)")
+                        "--metric KEY, as logged)"
+                        + (f"; keys seen: {seen}{more}" if seen else ""))
     lower, direction_notes = _directions(records, options.lower_is_better)
     notes += direction_notes
     trials, evals, loss = build_tables(records, {m for m, low in lower.items() if low})
@@ -265,9 +312,10 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         "provenance": provenance,
         "skipped": [list(s) for s in skipped],
         "lower_is_better": lower,
+        "keys": keys.to_dict(orient="records"),
     }
     ds = Dataset(trials, evals, loss, meta)
-    return ds, report(ds, skipped, notes)
+    return ds, report(ds, skipped, notes, keys)
 
 
 def _read(src: Path, format: str, options: IngestOptions):
@@ -276,7 +324,12 @@ def _read(src: Path, format: str, options: IngestOptions):
     if what:
         raise DataError(f"SRC {src}: is {what}; expected a regular file or a directory")
     if format == "auto":
-        format = detect_format(src)
+        try:
+            format = detect_format(src)
+        except DataError:
+            if not (options.mapping and src.suffix in (".csv", ".tsv", ".parquet", ".pq")):
+                raise
+            format = "table"  # --map names the columns of a table under other names
     elif format not in FORMATS:
         raise DataError(f"--format: expected auto or one of {', '.join(FORMATS)}, got {format!r}")
     if not src.exists():

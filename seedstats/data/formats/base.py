@@ -12,6 +12,7 @@ Each format is one module of :mod:`seedstats.data.formats` exposing
 from __future__ import annotations
 
 import gc
+import json
 import os
 import stat
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from seedstats.errors import DataError, ParseError
 
 __all__ = ["IngestOptions", "ReadResult", "parse_error_or_skip", "read_each", "gc_paused",
            "special_kind", "special_files", "excerpt", "MAX_STEP",
-           "headline_metric"]
+           "headline_metric", "read_json_lines", "json_records", "is_sqlite"]
 
 
 @dataclass
@@ -69,11 +70,14 @@ class IngestOptions:
 
 @dataclass
 class ReadResult:
-    """What a reader returns: records, files skipped (path, reason) and notes."""
+    """What a reader returns: records, files skipped (path, reason), notes, and the role of
+    every logged key (``key -> [role, reason, runs, values]``, see
+    :func:`seedstats.data.formats.sweeps.classify_keys`)."""
 
     records: list[TrialRecord]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    keys: dict = field(default_factory=dict)
 
 
 
@@ -202,3 +206,58 @@ def headline_metric(task: str, names, opts, where) -> str:
     raise DataError(f"{where}: task {task!r} is not one of the paper's tasks "
                     f"({', '.join(schema.TASKS)}) and logs {len(cands)} metrics besides loss "
                     f"({', '.join(cands) or 'none'}); give the headline metric with --metric")
+
+
+def read_json_lines(path) -> tuple[list[tuple[int, object]], bool]:
+    """``([(line number, value), ...], cut)`` of a JSON Lines file (blank lines skipped); a
+    last line cut short, as a killed writer leaves it, is dropped and ``cut`` is True.
+
+    Raises
+    ------
+    ParseError
+        A line that is not JSON, or nested too deeply (naming the line).
+    """
+    path = Path(path)
+    return json_records(path, path.read_bytes())
+
+
+def json_records(path, data: bytes):
+    """``(line_number, value)`` of the JSON lines in ``data`` (read from ``path``, named in
+    errors), and whether a cut-off last line (a killed writer) was dropped."""
+    lines = data.split(b"\n")
+    numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
+    if not numbered:
+        return [], False
+    try:  # fast: one parse of the whole file; per line only to locate an error
+        objs = json.loads(b"[" + b",".join(ln for _, ln in numbered) + b"]")
+        if len(objs) == len(numbered):
+            return list(zip((n for n, _ in numbered), objs)), False
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
+    out = []
+    cut = False
+    last = len(numbered) - 1
+    for k, (n, ln) in enumerate(numbered):
+        try:
+            out.append((n, json.loads(ln)))
+        except RecursionError:
+            raise ParseError(path, n, "expected one JSON object per line; got one nested too "
+                             "deeply to read") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            if k == last and not data.endswith(b"\n"):
+                cut = True  # the writer was killed in the middle of this line
+                break
+            raise ParseError(path, n, f"expected one JSON object per line ({exc})") from None
+    return out, cut
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_sqlite(path) -> bool:
+    """Whether ``path`` is a SQLite database file (by its 16-byte header)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == _SQLITE_MAGIC
+    except OSError:
+        return False

@@ -209,5 +209,5 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     if n_ckpt:
         res.note(f"{n_ckpt} run(s) had no top-level {STATE}: read from their highest "
                  "checkpoint (flag from_checkpoint)")
-    result.notes.extend(res.notes)
+    res.finish(result)
     return result

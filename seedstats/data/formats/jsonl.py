@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seedstats.data.formats.base import headline_metric, read_each, special_kind
+from seedstats.data.formats.base import headline_metric, json_records, read_each, special_kind
 from seedstats.data.records import Curve, TrialRecord, dataset_records
 from seedstats.data.schema import TASKS, steps_per_epoch_at, trial_id
 from seedstats.data.store import writing_directory
@@ -278,35 +278,6 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (ReadResult imported l
     return result
 
 
-def _records(path: Path, data: bytes):
-    """Yield ``(line_number, record)``; a cut-off last line (a killed run) is dropped."""
-    lines = data.split(b"\n")
-    numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
-    if not numbered:
-        return [], False
-    try:  # fast: one parse of the whole file; per line only to locate an error
-        objs = json.loads(b"[" + b",".join(ln for _, ln in numbered) + b"]")
-        if len(objs) == len(numbered):
-            return list(zip((n for n, _ in numbered), objs)), False
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        pass
-    out = []
-    cut = False
-    last = len(numbered) - 1
-    for k, (n, ln) in enumerate(numbered):
-        try:
-            out.append((n, json.loads(ln)))
-        except RecursionError:
-            raise ParseError(path, n, "expected one JSON object per line; got one nested too "
-                             "deeply to read") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            if k == last and not data.endswith(b"\n"):
-                cut = True  # the writer was killed in the middle of this line
-                break
-            raise ParseError(path, n, f"expected one JSON object per line ({exc})") from None
-    return out, cut
-
-
 def _number(path, n, value, what):
     if value is None:
         return math.nan
@@ -428,7 +399,7 @@ def read_file(path, opts=None) -> TrialRecord:
         data = path.read_bytes()
     except OSError as exc:
         raise ParseError(path, None, f"cannot read the file ({exc.strerror})") from None
-    records, cut = _records(path, data)
+    records, cut = json_records(path, data)
     if not records:
         raise ParseError(path, 1, "expected a header record, found an empty file")
     head, task, seeds, spe = _header(path, records)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, is_sqlite, parse_error_or_skip
 from seedstats.data.formats.sweeps import (
     Resolver,
     Series,
@@ -51,6 +51,7 @@ from seedstats.data.formats.sweeps import (
     guarded,
     infer_steps_per_epoch,
     max_step,
+    read_flat_yaml,
     train_loss,
     walk_files,
 )
@@ -61,17 +62,7 @@ __all__ = ["detect", "read", "RUN_STATUS", "read_meta_yaml", "is_sqlite"]
 #: MLflow's ``RunStatus`` numbers as the file store writes them in ``meta.yaml``.
 RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _TASK_KEYS = ("finetuning_task", "task_name", "task")
-
-
-def is_sqlite(path: Path) -> bool:
-    """Whether ``path`` is a SQLite database file (by its 16-byte header)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(16) == _SQLITE_MAGIC
-    except OSError:
-        return False
 
 
 def _is_run_meta(p: Path) -> bool:
@@ -91,27 +82,8 @@ def detect(path: Path) -> bool:
     return find_first(path, _is_run_meta, max_depth=3)
 
 
-def read_meta_yaml(path: Path) -> dict:
-    """The flat ``key: value`` pairs of an MLflow ``meta.yaml`` (nested values skipped)."""
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line or line[0] in " \t-#":
-            continue
-        key, sep, val = line.partition(":")
-        if not sep:
-            continue
-        val = val.strip()
-        if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
-            val = val[1:-1].replace("''", "'") if val[0] == "'" else val[1:-1]
-        elif val in ("", "null", "~"):
-            val = None
-        else:
-            try:
-                val = int(val)
-            except ValueError:
-                pass
-        out[key.strip()] = val
-    return out
+#: MLflow's ``meta.yaml`` is flat YAML (:func:`~seedstats.data.formats.sweeps.read_flat_yaml`).
+read_meta_yaml = read_flat_yaml
 
 
 def _status(value) -> str | None:
@@ -290,6 +262,6 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
                 result.records.append(rec)
         if deleted:
             res.note(f"{deleted} deleted MLflow run(s) left out")
-    result.notes.extend(res.notes)
+    res.finish(result)
     return result
 

@@ -187,5 +187,5 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     if any(not r.complete for r in result.records):
         res.note("runs without the final global_step -1 row (saved checkpoint) are incomplete:"
                  " no 'after' score")
-    result.notes.extend(res.notes)
+    res.finish(result)
     return result

@@ -67,6 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from seedstats.data import schema
+from seedstats.data.formats.base import MAX_STEP, excerpt
 from seedstats.data.records import Curve, TrialRecord
 from seedstats.errors import DataError, ParseError, SeedstatsError
 
@@ -85,7 +86,15 @@ __all__ = [
     "VALIDATION_PREFIXES",
     "TRAIN_LOSS_KEYS",
     "train_loss",
+    "train_loss_key",
+    "ROLES",
+    "is_bookkeeping",
+    "classify_keys",
     "infer_steps_per_epoch",
+    "index_steps_per_epoch",
+    "read_flat_yaml",
+    "wide_columns",
+    "complete_by_schedule",
     "assemble",
     "guarded",
     "walk_files",
@@ -97,8 +106,8 @@ __all__ = [
 #: File name of the per-run (or per-sweep) sidecar with seeds and task metadata.
 SIDECAR = "seedstats.json"
 
-_WI_KEYS = ("wi_seed", "init_seed", "weight_init_seed")
-_DO_KEYS = ("do_seed", "data_order_seed", "data_seed")
+_WI_KEYS = ("wi_seed", "init_seed", "weight_init_seed", "wi")
+_DO_KEYS = ("do_seed", "data_order_seed", "data_seed", "do")
 _SEED_KEYS = ("seed",)
 
 _TASK_ALIASES = {"sst-2": "sst", "sst2": "sst", "sst": "sst", "mrpc": "mrpc", "rte": "rte",
@@ -339,6 +348,8 @@ class Resolver:
         self.system_pattern = (SystemPattern(opts.systems_from)
                                if getattr(opts, "systems_from", None) else None)
         self.notes: list[str] = []
+        #: key -> [role, reason, runs, values]: the key classification of every run read
+        self.keys: dict[str, list] = {}
         self._sidecar_cache: dict[Path, dict] = {}
         base = self.root.parent if self.root.is_dir() else self.root.parent.parent
         self._base = base
@@ -347,6 +358,31 @@ class Resolver:
         """Record a note once (shown in the ingest report)."""
         if text not in self.notes:
             self.notes.append(text)
+
+    def account(self, series: dict, names: dict, train_key: str | None,
+                prefix: str | None = None) -> None:
+        """Add one run's keys to :attr:`keys` (:func:`classify_keys`; counts of runs and
+        values per key)."""
+        for k, (role, why) in classify_keys(series, names, train_key, prefix).items():
+            row = self.keys.setdefault(k, [role, why, 0, 0])
+            if row[0] != role:  # a key read in two roles in two runs: say both
+                row[0], row[1] = "mixed", f"{row[0]} in some runs, {role} in others"
+            row[2] += 1
+            row[3] += len(series[k].v) if hasattr(series[k], "v") else int(series[k])
+
+    def account_other(self, counts: dict, reason: str) -> None:
+        """Add keys that hold no numbers (text, null, nested values: ``{key: values}``) to
+        :attr:`keys` as bookkeeping, with ``reason``."""
+        for k, n in counts.items():
+            row = self.keys.setdefault(k, ["bookkeeping", reason, 0, 0])
+            row[2] += 1
+            row[3] += int(n)
+
+    def finish(self, result) -> None:
+        """Hand the notes and key classification over to a reader's ``ReadResult``."""
+        result.notes.extend(n for n in self.notes if n not in result.notes)
+        for k, row in self.keys.items():
+            result.keys[k] = list(row)
 
     def _one_sidecar(self, d: Path) -> dict:
         if d not in self._sidecar_cache:
@@ -418,9 +454,16 @@ class Resolver:
                 seeds = _seeds_from_mapping(d, run_path, src)
                 origin = src
         if seeds is None:
-            raise ParseError(run_path, None, "no seed for this run: expected --seeds-from "
-                             "PATTERN (e.g. 'wi{wi}_do{do}' or 'seed{seed}'), a seedstats.json "
-                             "with wi_seed/do_seed or seed, or a seed in the run's config")
+            seen = sorted(str(k) for k in (config or {}))
+            more = ", ..." if len(seen) > 8 else ""
+            cfg = (f"the run's config (keys {', '.join(seen[:8])}{more})" if seen
+                   else "the run's config (none recorded)")
+            raise ParseError(run_path, None, "no seed for this run: looked in a seedstats.json "
+                             f"({'none found' if not side else 'no seed key'}), the "
+                             f"trial_params{'' if trial_params else ' (none)'} and {cfg}, for "
+                             f"{'/'.join(_WI_KEYS)} (WI), {'/'.join(_DO_KEYS)} (DO, beside a "
+                             "WI) or seed; or give --seeds-from PATTERN (e.g. 'wi{wi}_do{do}' "
+                             "or 'seed{seed}')")
         task = self.opts.task or side.get("task") or task_hint
         if not task:
             raise ParseError(run_path, None, "cannot tell the task of this run: expected "
@@ -453,7 +496,9 @@ class Resolver:
     def validation(self, ident: Identity, series: dict, source):
         """The validation series of a run (:func:`split_keys`), its headline metric and
         baseline (:meth:`headline`): ``(evals, metric, baseline)``."""
-        _, names = split_keys(series, self.opts.metric or ident.sidecar.get("metric"), source)
+        prefix, names = split_keys(series, self.opts.metric or ident.sidecar.get("metric"),
+                                   source)
+        self.account(series, names, train_loss_key(series), prefix)
         evals = {name: series[k] for k, name in names.items()}
         return (evals, *self.headline(ident, evals, source))
 
@@ -623,7 +668,7 @@ def split_keys(keys, metric: str | None, source) -> tuple[str, dict[str, str]]:
     for k in keys:
         if k.startswith((prefix + "_", prefix + "/")):
             name = k[len(prefix) + 1:]
-            if name and name not in _NOT_METRICS:
+            if name and name not in _NOT_METRICS and not is_bookkeeping(name):
                 names[k] = name
     return prefix, names
 
@@ -633,13 +678,97 @@ VALIDATION_PREFIXES = ("val", "valid", "validation")
 
 #: Keys of the training loss, in the order they are preferred: the Trainer's ``loss``,
 #: Lightning's and MLflow users' ``train_loss``, ``train/loss``, the PyTorch tutorial's
-#: ``Loss/train``.
-TRAIN_LOSS_KEYS = ("loss", "train_loss", "train/loss", "Loss/train")
+#: ``Loss/train``, Lightning's ``train_loss_step`` (``self.log(..., on_step=True,
+#: on_epoch=True)``).
+TRAIN_LOSS_KEYS = ("loss", "train_loss", "train/loss", "Loss/train", "train_loss_step")
+
+
+def train_loss_key(keys) -> str | None:
+    """The training-loss key among a run's keys (the first of :data:`TRAIN_LOSS_KEYS`)."""
+    return next((k for k in TRAIN_LOSS_KEYS if k in keys), None)
 
 
 def train_loss(series: dict):
     """The training-loss series among a run's keys (:data:`TRAIN_LOSS_KEYS`), or None."""
-    return next((series[k] for k in TRAIN_LOSS_KEYS if k in series), None)
+    key = train_loss_key(series)
+    return None if key is None else series[key]
+
+
+#: The roles of a logged key in the ingest report's key classification.
+ROLES = ("validation metric", "validation loss", "training loss", "bookkeeping", "ignored")
+
+# Bookkeeping, never a metric, by the name after any prefix (eval_, val/, train/, tune/...):
+# the Trainer's timings and counters, learning-rate monitors (Lightning's lr-Adam), gradient
+# norms, FLOPs, Ray Tune's and W&B's own keys, MLflow's system metrics.
+_BOOKKEEPING = re.compile(
+    r"^(?:(?:eval|val|valid|validation|test|train|trainer|tune)[/_])?(?:epoch|step|global_step|steps?|iteration|iter|learning_rate|lr(?:[-_].*)?"
+    r"|momentum|weight_decay|grad_norm|grad_norm_.*|total_flos|flos|num_input_tokens_seen"
+    r"|runtime|samples_per_second|steps_per_second|model_preparation_time"
+    r"|jit_compilation_time|timestamp|done|training_iteration|trial_id|date|pid|hostname"
+    r"|node_ip|time_this_iter_s|time_total_s|time_since_restore|iterations_since_restore"
+    r"|timesteps_total|timesteps_since_restore|episodes_total|experiment_id|experiment_tag"
+    r"|checkpoint_dir_name|should_checkpoint|warmup_time|_runtime|_timestamp|_step"
+    r"|hp_metric)$"
+    r"|^(?:tune|system|config|_wandb|perf|time)/|^time_")
+
+
+def is_bookkeeping(key: str) -> bool:
+    """Whether a logged key is bookkeeping (a step, epoch, learning rate, timing, FLOPs, a
+    tracking tool's own key), never a metric.
+
+    >>> [is_bookkeeping(k) for k in ("learning_rate", "lr-Adam", "eval_runtime",
+    ...                              "time_total_s", "tune/done", "eval_accuracy", "val_loss")]
+    [True, True, True, True, True, False, False]
+    """
+    return bool(_BOOKKEEPING.search(key))
+
+
+def classify_keys(keys, names: dict, train_key: str | None,
+                  prefix: str | None = None) -> dict[str, tuple[str, str]]:
+    """The role of every key a run logged (:data:`ROLES`) and why, for the ingest report.
+
+    Parameters
+    ----------
+    keys : iterable of str
+        Every key the run logged.
+    names : dict of str to str
+        The validation keys and their metric names (:func:`split_keys`).
+    train_key : str or None
+        The training-loss key used.
+    prefix : str, optional
+        The evaluation prefix chosen (named in the reason a key of another prefix is ignored).
+
+    Returns
+    -------
+    dict of str to (role, reason)
+
+    Examples
+    --------
+    >>> c = classify_keys(["eval_accuracy", "eval_loss", "loss", "learning_rate", "test_f1"],
+    ...                   {"eval_accuracy": "accuracy", "eval_loss": "loss"}, "loss", "eval")
+    >>> [c[k][0] for k in ("eval_accuracy", "eval_loss", "loss", "learning_rate", "test_f1")]
+    ['validation metric', 'validation loss', 'training loss', 'bookkeeping', 'ignored']
+    """
+    out = {}
+    for k in keys:
+        if k in names:
+            role = "validation loss" if names[k] == "loss" else "validation metric"
+            out[k] = (role, f"as {names[k]!r}")
+        elif k == train_key:
+            out[k] = ("training loss", "")
+        elif k == END_KEY:
+            out[k] = ("bookkeeping", "the end-of-training record")
+        elif is_bookkeeping(k):
+            out[k] = ("bookkeeping", "by its name")
+        elif k in TRAIN_LOSS_KEYS:
+            out[k] = ("ignored", f"another training loss ({train_key!r} is used)")
+        elif prefix is not None and k.startswith(("eval_", "eval/", "test_", "test/", "val_",
+                                                  "val/", "valid_", "validation_")):
+            out[k] = ("ignored", f"not of the validation prefix used ({prefix!r}); "
+                                 "--metric KEY chooses another")
+        else:
+            out[k] = ("ignored", "neither a validation metric nor the training loss")
+    return out
 
 
 def end_of_training(series: dict) -> tuple[float | None, int | None]:
@@ -674,6 +803,138 @@ def infer_steps_per_epoch(epoch: Series | None) -> float | None:
     spe = float(epoch.g[i] / epoch.v[i])
     r = round(spe)
     return float(r) if r > 0 and abs(spe - r) <= 1e-4 * spe else spe
+
+
+def index_steps_per_epoch(epoch: Series | None) -> float | None:
+    """Updates per epoch from a 0-based epoch index logged at 0-based update indices
+    (Lightning's ``epoch``): every epoch before the last must have ended at
+    ``(e + 1) * spe - 1``; None unless they agree (or no epoch has ended).
+
+    >>> index_steps_per_epoch(Series.of([1, 3, 7, 9, 15, 17], [0, 0, 0, 1, 1, 2]))
+    8.0
+    """
+    if epoch is None or not len(epoch.g):
+        return None
+    e = epoch.v
+    ok = np.isfinite(e)
+    last = np.nanmax(e) if ok.any() else None
+    cands = set()
+    for k in np.unique(e[ok]):
+        if k == last:
+            continue
+        end = int(epoch.g[e == k].max()) + 1
+        if end % (int(k) + 1):
+            return None
+        cands.add(end // (int(k) + 1))
+    return float(cands.pop()) if len(cands) == 1 else None
+
+
+def read_flat_yaml(path: Path) -> dict:
+    """The top-level ``key: value`` scalars of a YAML file (MLflow's ``meta.yaml``,
+    Lightning's ``hparams.yaml``); nested values are skipped.
+
+    Written here rather than taken from PyYAML (not a dependency) because these files hold
+    flat scalars, and a parser that builds only strings and ints cannot be made to construct
+    objects or expand aliases from an untrusted file. Quoted strings are unquoted, ``null``
+    and ``~`` are None, integers are ints, anything else stays a string (``"0.1"``).
+    """
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line or line[0] in " \t-#":
+            continue
+        key, sep, val = line.partition(":")
+        if not sep:
+            continue
+        val = val.strip()
+        if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
+            val = val[1:-1].replace("''", "'") if val[0] == "'" else val[1:-1]
+        elif val in ("", "null", "~"):
+            val = None
+        else:
+            try:
+                val = int(val)
+            except ValueError:
+                pass
+        out[key.strip()] = val
+    return out
+
+
+def wide_columns(df, step_col: str, path, *, skip=()) -> dict[str, "Series"]:
+    """The series of a wide table (one column per key, empty cells where a key was not
+    logged; Lightning's ``metrics.csv``, Ray Tune's ``progress.csv``), read with every cell as
+    text (``keep_default_na=False``) so that an empty cell (not logged) is told apart from a
+    logged ``nan`` (kept as NaN).
+
+    Columns in ``skip`` and columns holding text (host names, dates: bookkeeping) are left
+    out; the caller classifies them. Steps are the ``step_col`` column as written.
+
+    Raises
+    ------
+    ParseError
+        A step that is not an integer, or a cell of a numeric column that is not a number
+        (naming the line: the header is line 1).
+    """
+    raw = df[step_col].astype(str).str.strip()
+    steps = np.full(len(df), -1, dtype=np.int64)
+    for i, cell in enumerate(raw):
+        try:
+            f = float(cell)
+        except ValueError:
+            f = float("nan")
+        if not (np.isfinite(f) and f.is_integer() and abs(f) < MAX_STEP):
+            raise ParseError(path, i + 2, f"column {step_col!r}: expected an integer step, got "
+                             f"{excerpt(cell)}")
+        steps[i] = int(f)
+    out = {}
+    for c in df.columns:
+        if c == step_col or c in skip:
+            continue
+        cells = df[c].astype(str).str.strip()
+        logged = (cells != "").to_numpy()
+        if not logged.any():
+            continue
+        vals = np.array([_number(x) for x in cells[logged]], dtype=object)
+        bad = np.array([v is None for v in vals])
+        if bad.all() or is_bookkeeping(str(c)) and bad.any():
+            continue  # a text column (trial_id, date, hostname): not a series
+        if bad.any():
+            i = int(np.flatnonzero(logged)[np.flatnonzero(bad)[0]])
+            raise ParseError(path, i + 2, f"column {c!r}: expected a number, got "
+                             f"{excerpt(df[c].iloc[i])}")
+        idx = np.flatnonzero(logged)
+        out[str(c)] = Series.of(steps[idx], vals.astype(np.float64), idx)
+    return out
+
+
+def _number(cell: str):
+    """A cell as a float (``nan``, ``inf`` and booleans included), or None."""
+    low = cell.lower()
+    if low in ("true", "false"):
+        return float(low == "true")
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def complete_by_schedule(last_steps: dict, res: "Resolver", what: str) -> dict:
+    """Which runs completed, for sources that record no end of training (Lightning's loggers,
+    Ray Tune without an ``error.txt``): a run of a seed sweep runs the same schedule as the
+    others, so one whose last step is below the sweep's largest stopped early (killed).
+
+    ``last_steps`` maps a run (any key) to ``(group, last step)``: runs are compared within
+    their group (task and system). Returns ``{run: complete}``; a note says when a run was
+    read as incomplete this way.
+    """
+    top: dict = {}
+    for group, last in last_steps.values():
+        top[group] = max(top.get(group, last), last)
+    out = {run: last >= top[group] for run, (group, last) in last_steps.items()}
+    short = sum(not c for c in out.values())
+    if short:
+        res.note(f"{what} records no end of training: {short} run(s) whose last step is below "
+                 "their sweep's last were read as incomplete (killed or failed)")
+    return out
 
 
 def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str, Series],

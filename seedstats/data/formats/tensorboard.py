@@ -35,6 +35,16 @@ is ``global_step - 1`` (rules: :mod:`seedstats.data.formats.sweeps`).
 
 A run is complete when it has the end-of-training record; a run the Trainer wrote (``args``
 text or ``train/epoch``) without one is incomplete; other runs are taken as complete (noted).
+
+``SummaryWriter.add_hparams()`` writes a sub-run ``<run>/<time.time()>/`` holding the
+hyperparameters (HParams plugin) and the ``hparam/*`` scalars it was given: it is attached to
+its run (its hyperparameters are the run's config for seeds, its scalars bookkeeping), never a
+trial of its own.
+
+Lightning's ``TensorBoardLogger`` (a run directory with ``hparams.yaml``) logs steps as the
+update's 0-based index, like its ``CSVLogger`` (:mod:`seedstats.data.formats.lightning`):
+seedstats' step as written; seeds from ``hparams.yaml``; ``hp_metric`` is bookkeeping; a run
+whose last step is below its sweep's last is incomplete.
 """
 
 from __future__ import annotations
@@ -50,12 +60,15 @@ from seedstats.data.formats.sweeps import (
     Resolver,
     Series,
     assemble,
+    complete_by_schedule,
     end_of_training,
     find_first,
     guarded,
     hf_key,
+    index_steps_per_epoch,
     infer_steps_per_epoch,
     max_step,
+    read_flat_yaml,
     train_loss,
     walk_files,
 )
@@ -158,9 +171,10 @@ def read_events(path: Path):
 
     Returns
     -------
-    (dict, dict, bool)
-        ``{tag: ([step], [value], [wall_time])}``, ``{tag: text}`` (last written) and whether
-        the file's last record was cut short.
+    (dict, dict, bool, dict)
+        ``{tag: ([step], [value], [wall_time])}``, ``{tag: text}`` (last written), whether
+        the file's last record was cut short, and the hyperparameters ``add_hparams`` recorded
+        (the HParams plugin's ``session_start_info``; empty when none).
     """
     try:
         from google.protobuf.message import DecodeError
@@ -172,6 +186,7 @@ def read_events(path: Path):
     recs, truncated = guarded(path, "a TensorBoard event file", lambda: _records(path))
     scalars: dict[str, tuple[list, list, list]] = {}
     texts: dict[str, str] = {}
+    hparams: dict = {}
     parse = event_pb2.Event.FromString
     for k, rec in enumerate(recs, 1):
         try:
@@ -195,6 +210,8 @@ def read_events(path: Path):
                 if val is None:
                     continue
             else:
+                if v.tag == _HPARAMS_TAG and v.metadata.plugin_data.plugin_name == "hparams":
+                    hparams.update(_session_hparams(v.metadata.plugin_data.content, path, k))
                 continue
             c = scalars.get(v.tag)
             if c is None:
@@ -202,7 +219,30 @@ def read_events(path: Path):
             c[0].append(step)
             c[1].append(val)
             c[2].append(wall)
-    return scalars, texts, truncated
+    return scalars, texts, truncated, hparams
+
+
+_HPARAMS_TAG = "_hparams_/session_start_info"
+
+
+def _session_hparams(content: bytes, path, k) -> dict:
+    """The hyperparameters of an HParams plugin ``session_start_info`` record."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    try:
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    except DecodeError as exc:
+        raise ParseError(path, k, f"expected an HParams plugin record: {exc}") from None
+    out = {}
+    for name, value in data.session_start_info.hparams.items():
+        kind = value.WhichOneof("kind")
+        if kind == "number_value":
+            v = value.number_value
+            out[name] = int(v) if float(v).is_integer() else v
+        elif kind in ("string_value", "bool_value"):
+            out[name] = getattr(value, kind)
+    return out
 
 
 def _json_or_none(text):
@@ -215,30 +255,60 @@ def _json_or_none(text):
     return data if isinstance(data, dict) else None
 
 
-def read_run(run_dir: Path, files: list[Path], res: Resolver):
-    """One run directory's :class:`~seedstats.data.records.TrialRecord` (None: no scalars)."""
+def _load(run_dir: Path, files: list[Path]) -> dict:
+    """The scalars (by Trainer key), texts, truncation and hparams of one run directory."""
     cols: dict[str, tuple[list, list, list]] = {}
     texts: dict[str, str] = {}
+    hparams: dict = {}
     truncated = False
     for f in files:
-        sc, tx, cut = read_events(f)
+        sc, tx, cut, hp = read_events(f)
         truncated |= cut
         texts.update(tx)
+        hparams.update(hp)
         for tag, (g, v, w) in sc.items():
             c = cols.setdefault(hf_key(tag), ([], [], []))
             c[0].extend(g)
             c[1].extend(v)
             c[2].extend(w)
+    lightning = run_dir / "hparams.yaml"
+    return {"cols": cols, "texts": texts, "hparams": hparams, "truncated": truncated,
+            "lightning": read_flat_yaml(lightning) if lightning.is_file() else None}
+
+
+def read_run(run_dir: Path, files: list[Path], res: Resolver):
+    """One run directory's :class:`~seedstats.data.records.TrialRecord` (None: no scalars)."""
+    return _build(run_dir, guarded(run_dir, "TensorBoard event files",
+                                   lambda: _load(run_dir, files)), res)
+
+
+def _build(run_dir: Path, run: dict, res: Resolver, complete=None):
+    cols, texts = run["cols"], run["texts"]
     if not cols:  # e.g. a profiler's events.out.tfevents.*.profile-empty
         res.note(f"{run_dir}: event files without scalars left out")
         return None
     series = {k: Series.of(*c) for k, c in cols.items()}
     args = _json_or_none(texts.get("args"))
     model_config = _json_or_none(texts.get("model_config")) or {}
-    ident = res.identity(run_dir, run_dir=run_dir, config=args,
-                         task_hint=model_config.get("finetuning_task"))
+    lightning = run["lightning"]
+    config = args if args is not None else (lightning if lightning is not None
+                                            else run["hparams"] or None)
+    task = model_config.get("finetuning_task") or (
+        next((config.get(k) for k in ("task", "task_name") if config.get(k)), None)
+        if config else None)
+    ident = res.identity(run_dir, run_dir=run_dir, config=config, task_hint=task)
     evals, metric, baseline = res.validation(ident, series, run_dir)
     end_order, n_steps = end_of_training(series)
+    flags = ["truncated"] if run["truncated"] else []
+    if lightning is not None:
+        # Lightning's TensorBoardLogger: the update's 0-based index, as its CSVLogger
+        evals = {k: Series(s.g + 1, s.v, s.order) for k, s in evals.items()}
+        last = max_step(series)
+        return assemble(source=str(run_dir), ident=ident, metric=metric, baseline=baseline,
+                        evals=evals, train=train_loss(series), train_offset=0,
+                        complete=True if complete is None else complete,
+                        n_steps=(last if last is not None else -1) + 1, flags=flags,
+                        steps_per_epoch=index_steps_per_epoch(series.get("epoch")))
     if end_order is not None:
         complete = True
     elif args is not None or "epoch" in series:
@@ -247,11 +317,17 @@ def read_run(run_dir: Path, files: list[Path], res: Resolver):
         complete, n_steps = True, max_step(series)
         res.note("runs without the Trainer's end-of-training record nor its 'args' are taken "
                  "as complete")
-    flags = ["truncated"] if truncated else []
     return assemble(source=str(run_dir), ident=ident, metric=metric, baseline=baseline,
                     evals=evals, train=train_loss(series), train_offset=-1, end_order=end_order,
                     complete=complete, n_steps=n_steps,
                     steps_per_epoch=infer_steps_per_epoch(series.get("epoch")), flags=flags)
+
+
+def _hparams_subrun(run_dir: Path, run: dict, runs) -> bool:
+    """Whether a run directory is the sub-run ``SummaryWriter.add_hparams()`` writes inside
+    its run (``<log_dir>/<time.time()>/``: hparams, and only ``hparam/*`` scalars)."""
+    return (run_dir.parent in runs and bool(run["hparams"])
+            and all(k.startswith("hparam/") for k in run["cols"]))
 
 
 def read(path: Path, opts: IngestOptions) -> ReadResult:
@@ -271,10 +347,40 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     if not runs:
         raise ParseError(path, None, "expected TensorBoard event files (events.out.tfevents.*)")
     result = ReadResult(records=[])
+    loaded = {}
     for run_dir in sorted(runs):
         files = sorted(runs[run_dir])
-        rec = parse_error_or_skip(opts, result, run_dir, lambda: read_run(run_dir, files, res))
+        run = parse_error_or_skip(opts, result, run_dir, lambda: guarded(
+            run_dir, "TensorBoard event files", lambda: _load(run_dir, files)))
+        if run is not None:
+            loaded[run_dir] = run
+    # add_hparams sub-runs: their hyperparameters belong to the parent run, not a trial
+    subruns = [d for d in loaded if _hparams_subrun(d, loaded[d], loaded)]
+    for d in subruns:
+        sub = loaded.pop(d)
+        parent = loaded[d.parent]
+        parent["hparams"] = {**sub["hparams"], **parent["hparams"]}
+        for k, c in sub["cols"].items():
+            row = res.keys.setdefault(k, ["bookkeeping", "add_hparams summary of its parent "
+                                          "run", 0, 0])
+            row[2] += 1
+            row[3] += len(c[1])
+    if subruns:
+        res.note(f"{len(subruns)} add_hparams sub-run(s) attached to their parent runs (their "
+                 "hyperparameters are read as the run's config)")
+    light = [d for d, r in loaded.items() if r["lightning"] is not None and r["cols"]]
+    done = {}
+    if light:
+        lasts = {}
+        for d in light:
+            cfg = loaded[d]["lightning"]
+            last = max(max(c[0]) for c in loaded[d]["cols"].values() if c[0])
+            lasts[d] = ((cfg.get("task"), cfg.get("system")), last)
+        done = complete_by_schedule(lasts, res, "Lightning's TensorBoardLogger")
+    for run_dir, run in loaded.items():
+        rec = parse_error_or_skip(opts, result, run_dir,
+                                  lambda: _build(run_dir, run, res, done.get(run_dir)))
         if rec is not None:
             result.records.append(rec)
-    result.notes.extend(res.notes)
+    res.finish(result)
     return result

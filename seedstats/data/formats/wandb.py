@@ -332,5 +332,5 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     for f in files:
         parse_error_or_skip(opts, result, f,
                             lambda f=f: _read_file(f, per_dir[f.parent] == 1, res, opts, result))
-    result.notes.extend(res.notes)
+    res.finish(result)
     return result
