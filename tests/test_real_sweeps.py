@@ -291,3 +291,14 @@ def test_wandb_offline_runs_are_one_clear_error_not_silence(tmp_path):
     with pytest.raises(DataError, match=r"holds W&B offline runs \(run-<id>\.wandb\).*wandb "
                                          r"sync"):
         ingest(_copy("wandb_offline", tmp_path), options={"task": "syn"})
+
+
+def test_the_report_shows_how_the_keys_were_read(tmp_path):
+    from seedstats.figures.report import render_report
+
+    ds, _ = ingest(_copy("ray_tune", tmp_path), options={"task": "syn"})
+    ds = ds.save(tmp_path / "ds") and __import__("seedstats").load(tmp_path / "ds")
+    sweep = render_report(ds, n_perm=200).split('<section id="sweep">')[1].split("</section>")[0]
+    assert "Every key the ingest read" in sweep
+    for text in ("val_acc", "validation metric", "training_iteration", "bookkeeping"):
+        assert text in sweep

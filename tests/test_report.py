@@ -130,3 +130,25 @@ def test_a_real_browser_renders_the_page(pages, name, tmp_path):
     assert rows[-1] > 3000                        # the page is long: every section drew
     if "--keep" in sys.argv:  # pragma: no cover - for looking at the screenshots by hand
         shutil.copy(shot, path.with_suffix(".png"))
+
+
+def test_compare_and_plan_results_show_in_jupyter_as_in_the_report(two_systems):
+    import pandas as pd
+
+    from seedstats.stats.plan import plan
+
+    cmp = compare(two_systems)
+    frag = cmp._repr_html_()
+    _parse(f"<!DOCTYPE html><html><head><title>t</title></head><body>{frag}</body></html>")
+    import html
+
+    once = cmp[cmp["a"] < cmp["b"]]["verdict"]
+    assert frag.count("<li>") == len(cmp) // 2 and all(html.escape(v) in frag for v in once)
+    assert type(cmp[cmp["a"] < cmp["b"]]) is pd.DataFrame  # operations give plain frames
+    page = report(two_systems, n_perm=200)
+    section = page.split('<section id="compare">')[1].split("</section>")[0]
+    one = cmp[cmp["a"] < cmp["b"]]
+    assert type(cmp)(one).to_html_fragment() in section  # the report's rendering is Jupyter's
+    p = plan(two_systems, effect=0.02, n_sim=200)
+    frag = p._repr_html_()
+    assert "seeds per system to detect 0.02" in frag and "<table" in frag

@@ -32,7 +32,7 @@ from seedstats.figures.comparison import compare_figure, expected_best_bands
 from seedstats.figures.registry import FIGURES
 from seedstats.plots.curves import plot_lines
 from seedstats.plots.style import style, task_title
-from seedstats.stats.compare import compare
+from seedstats.stats.compare import CompareResult, compare
 from seedstats.stats.divergence import failure_rates
 from seedstats.stats.plan import plan
 from seedstats.stats.tables import compute_tables
@@ -134,9 +134,10 @@ def _sweep(ds, ctx) -> str:
                  f"{int((~t['complete']).sum())} incomplete, "
                  f"{int(t['diverged'].fillna(False).sum())} failed (final score at or below the "
                  f"majority baseline), {len(skipped)} source file(s) set aside at ingest.</p>")
-    keys = ds.meta.get("key_classification")
+    keys = ds.meta.get("keys")
     if keys:
-        parts.append(_table(pd.DataFrame(keys)))
+        parts.append("<p>Every key the ingest read, and what it was taken for:</p>"
+                     + _table(pd.DataFrame(keys)))
     else:
         parts.append('<p class="na">Key classification: not available: this dataset does not '
                      "record how the ingest classified the logged keys.</p>")
@@ -257,14 +258,8 @@ def _compare(ds, ctx) -> str:
                             "with --system NAME and merge them to compare")
     df = compare(ds, score=ctx["score"])
     ctx["compare"] = df
-    one = df[df["a"] < df["b"]]
-    items = "".join(f'<li><span class="verdict">{html.escape(r.task)}</span>: '
-                    f"{html.escape(r.verdict)}</li>" for r in one.itertuples())
-    cols = ["task", "a", "b", "n_a", "n_b", "paired", "mean_a", "mean_b", "diff", "diff_low",
-            "diff_high", "p_adjusted", "hedges_g", "prob_b_better", "aso_epsilon",
-            "crossing_budget"]
-    return (f"<ul>{items}</ul>" + _table(one[cols]) + _png(compare_figure(ds, df,
-                                                                      score=ctx["score"]))
+    one = CompareResult(df[df["a"] < df["b"]])  # each pair once; as Jupyter shows it
+    return (one.to_html_fragment() + _png(compare_figure(ds, df, score=ctx["score"]))
             + _src(ds, "compare"))
 
 
@@ -272,13 +267,11 @@ def _plan(ds, ctx) -> str:
     effect = ctx["effect"]
     p = plan(ds, effect=effect, score=ctx["score"], n_sim=1000)
     ctx["plan"] = p
-    cols = ["task", "system", "n_pilot", "sd", "n_welch", "n_welch_low", "n_welch_high",
-            "n_simulated", "mde", "design_wi", "design_do", "warning"]
     return (f"<p>Seeds per system to detect a difference of {effect:g} (power 0.8, alpha 0.05, "
             "two-sided Welch test), analytically and by simulation from these runs (1,000 "
             "simulated comparisons per n); mde: the "
             "smallest difference the pilot's size detects; design: the best WI x DO grid for "
-            "100 runs.</p>" + _table(p[cols]) + _src(ds, f"plan --effect {effect:g}"))
+            "100 runs.</p>" + p.to_html_fragment() + _src(ds, f"plan --effect {effect:g}"))
 
 
 def _failed(ds, ctx) -> str:

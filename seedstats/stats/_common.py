@@ -5,18 +5,22 @@
 - :func:`nan_means`: NaN-aware means along one axis (seed means of a grid with missing cells).
 - :func:`check_int`: the one check of an integer argument with a minimum.
 - :func:`task_order`: the tasks an analysis covers (paper order first), checked against the data.
+- :class:`ResultTable`: a result table that Jupyter (and ``seedstats report``) show as HTML.
 """
 
 from __future__ import annotations
 
+import html
 import numbers
 
 import numpy as np
+import pandas as pd
 
 from seedstats.data import schema
 from seedstats.errors import DataError
 
-__all__ = ["BLOCK_ELEMENTS", "as_generator", "check_int", "nan_means", "task_order"]
+__all__ = ["BLOCK_ELEMENTS", "ResultTable", "as_generator", "check_int", "nan_means",
+           "task_order"]
 
 #: Elements per temporary block (2**20 float64 = 8 MiB). Bounds memory for any input size, and
 #: since blocks are a function of the shape only, the random stream depends only on the input
@@ -143,3 +147,33 @@ def check_int(name: str, value, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}; got {value}")
     return int(value)
+
+
+class ResultTable(pd.DataFrame):
+    """A result table (``compare()``'s, ``plan()``'s) that shows itself in Jupyter as its
+    one-line findings above the table's main columns, the rendering ``seedstats report`` uses.
+
+    Subclasses set :attr:`SHOWN` (the columns shown) and :meth:`lines` (the findings). Any
+    operation on it gives a plain :class:`pandas.DataFrame`.
+    """
+
+    SHOWN: tuple = ()
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def lines(self) -> list[str]:
+        """The findings shown above the table, one per line."""
+        return []
+
+    def to_html_fragment(self) -> str:
+        """The findings and the table as an HTML fragment (no scripts, no styles)."""
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines())
+        cols = [c for c in self.SHOWN if c in self.columns] or list(self.columns)
+        table = pd.DataFrame(self)[cols].to_html(
+            index=False, border=0, na_rep="-", float_format=lambda v: f"{v:.4g}")
+        return (f"<ul>{items}</ul>" if items else "") + f'<div class="tw">{table}</div>'
+
+    def _repr_html_(self) -> str:
+        return self.to_html_fragment()

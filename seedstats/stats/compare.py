@@ -31,7 +31,7 @@ import pandas as pd
 
 from seedstats.data.dataset import score_column
 from seedstats.errors import DataError
-from seedstats.stats._common import as_generator, check_int
+from seedstats.stats._common import ResultTable, as_generator, check_int
 from seedstats.stats.expected_max import rank_weights
 from seedstats.stats.significance import (
     aso,
@@ -45,6 +45,7 @@ from seedstats.stats.significance import (
 __all__ = [
     "COLUMNS",
     "CORRECTIONS",
+    "CompareResult",
     "compare",
     "crossing_budget",
     "system_scores",
@@ -288,7 +289,21 @@ def compare(ds, *, tasks=None, systems=None, score: str = "paper", level: float 
     out["decided"] = out["p_adjusted"] < alpha
     points = out["unit_points"].to_numpy()
     out["verdict"] = [_verdict(r, p) for r, p in zip(out.to_dict("records"), points)]
-    return out[COLUMNS].reset_index(drop=True)
+    return CompareResult(out[COLUMNS].reset_index(drop=True))
+
+
+class CompareResult(ResultTable):
+    """What :func:`compare` returns: the table of :data:`COLUMNS` (a DataFrame), shown in
+    Jupyter and in ``seedstats report`` as one verdict per task and pair, then the main
+    columns."""
+
+    SHOWN = ("task", "a", "b", "n_a", "n_b", "paired", "mean_a", "mean_b", "diff", "diff_low",
+             "diff_high", "p_adjusted", "hedges_g", "prob_b_better", "aso_epsilon",
+             "crossing_budget")
+
+    def lines(self) -> list[str]:
+        """One verdict per task and pair of systems (the row with ``a < b``)."""
+        return [f"{r.task}: {r.verdict}" for r in self.itertuples() if r.a < r.b]
 
 
 def _pair_rows(task, sa, sb, xa, xb, sign, metric, low, score, paired, pairing, n_missing,

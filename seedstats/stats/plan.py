@@ -37,12 +37,12 @@ from scipy import stats as sps
 
 from seedstats.data.dataset import score_column
 from seedstats.errors import DataError
-from seedstats.stats._common import as_generator, check_int
+from seedstats.stats._common import ResultTable, as_generator, check_int
 from seedstats.stats.expected_max import rank_weights
 from seedstats.stats.seeds import variance_components
 from seedstats.stats.significance import solve_n
 
-__all__ = ["PLAN_COLUMNS", "design", "plan", "precision", "simulated_power"]
+__all__ = ["PLAN_COLUMNS", "PlanResult", "design", "plan", "precision", "simulated_power"]
 
 #: Columns of :func:`plan` (``plan.csv``).
 PLAN_COLUMNS = [
@@ -242,7 +242,25 @@ def plan(ds, *, effect: float, tasks=None, system=None, power: float = 0.8,
         })
     if not rows:
         raise DataError("no trials to plan from")
-    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+    return PlanResult(pd.DataFrame(rows, columns=PLAN_COLUMNS))
+
+
+class PlanResult(ResultTable):
+    """What :func:`plan` returns: the table of :data:`PLAN_COLUMNS` (a DataFrame), shown in
+    Jupyter and in ``seedstats report`` as one line per task and system, then the main
+    columns."""
+
+    SHOWN = ("task", "system", "n_pilot", "sd", "n_welch", "n_welch_low", "n_welch_high",
+             "n_simulated", "mde", "design_wi", "design_do", "warning")
+
+    def lines(self) -> list[str]:
+        out = []
+        for r in self.itertuples():
+            n = "-" if r.n_welch != r.n_welch else f"{r.n_welch:.0f}"
+            out.append(f"{r.task} ({r.system}): {n} seeds per system to detect "
+                       f"{r.effect:g} (Welch, power {r.power:g}, alpha {r.alpha:g}); "
+                       f"the pilot of {r.n_pilot} detects {r.mde:.3g}")
+        return out
 
 
 def precision(ds, *, tasks=None, system=None, score: str = "paper", budget: int = 5,
