@@ -35,8 +35,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pandas as pd
-
 from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
 from seedstats.data.formats.sweeps import (
     Resolver,
@@ -60,12 +58,16 @@ HPARAMS = "hparams.yaml"
 _TASK_KEYS = ("task", "task_name", "finetuning_task")
 
 
+def _header(p: Path) -> list[str]:
+    with open(p, encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
 def _is_metrics(p: Path) -> bool:
     if p.name != METRICS:
         return False
     try:
-        with open(p, encoding="utf-8", newline="") as fh:
-            header = next(csv.reader(fh), [])
+        header = _header(p)
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
     return "step" in header and ("epoch" in header or (p.parent / HPARAMS).is_file())
@@ -81,12 +83,10 @@ def detect(path: Path) -> bool:
 
 
 def _load(metrics: Path, res: Resolver):
-    df = guarded(metrics, "a Lightning metrics.csv",
-                 lambda: pd.read_csv(metrics, dtype=str, keep_default_na=False))
-    if "step" not in df.columns:
-        raise ParseError(metrics, 1, f"expected a 'step' column, got {list(df.columns)[:10]}")
-    series = wide_columns(df, "step", metrics)
-    res.account_other({c: len(df) for c in df.columns if c != "step" and c not in series},
+    series = guarded(metrics, "a Lightning metrics.csv",
+                     lambda: wide_columns(metrics, "step"))
+    header = guarded(metrics, "a CSV header", lambda: _header(metrics))
+    res.account_other({c: 1 for c in header if c != "step" and c not in series},
                       "not a number (text or empty)")
     run_dir = metrics.parent
     hp = run_dir / HPARAMS

@@ -16,7 +16,8 @@ column of its own name:
   cell a key not logged at that row, ``nan`` a logged NaN; text-only columns are bookkeeping.
   Rows whose metric is the training-loss key (``--map train_loss=NAME``, default
   ``train_loss``; ``train/loss`` is accepted too) form the training loss (see Keys below).
-- ``task``, ``system``, ``wi_seed`` (or ``wi``), ``do_seed`` (or ``do``), ``seed``, ``phase``,
+- ``task``, ``system``, ``wi_seed`` (or a column ``wi``), ``do_seed`` (or ``do``), ``seed``,
+  ``phase``,
   ``complete``, ``epoch`` (optional): per-run task, system and seeds (each must be constant
   within a run), per-row phase (``before``/``during``/``after``) and epoch, and per-run
   completeness (default: complete).
@@ -239,6 +240,9 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     col = {k: cols.get(k, k) for k in REQUIRED + OPTIONAL}
     _refuse_compressed(path)
     header = guarded(path, "a CSV/TSV/Parquet table", lambda: _columns(path))
+    for key, short in (("wi_seed", "wi"), ("do_seed", "do")):  # seed columns named wi, do
+        if key not in cols and key not in header and short in header:
+            col[key] = short
     wide = _is_wide(header, col)
     df = guarded(path, "a CSV/TSV/Parquet long table", lambda: _load(path, text=wide))
     if wide:  # one column per key: its rows become (metric, value) rows below

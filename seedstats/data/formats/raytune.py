@@ -34,12 +34,12 @@ whose last step is below its sweep's last stopped early (a scheduler's or a kill
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from seedstats.data.formats.base import (
     MAX_STEP,
@@ -110,11 +110,10 @@ def _results(trial: Path, res: Resolver) -> dict[str, Series]:
         res.account_other(other, "not a number (text, null or nested)")
         return {k: Series.of(g, v, np.asarray(g, float)) for k, (g, v, _) in cols.items()}
     f = trial / PROGRESS
-    df = guarded(f, "a Ray Tune progress.csv",
-                 lambda: pd.read_csv(f, dtype=str, keep_default_na=False))
-    df.insert(0, "_report", [str(i) for i in range(1, len(df) + 1)])
-    series = wide_columns(df, "_report", f)
-    res.account_other({c: len(df) for c in df.columns[1:] if c not in series},
+    series = guarded(f, "a Ray Tune progress.csv", lambda: wide_columns(f, None))
+    with open(f, encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    res.account_other({c: 1 for c in header if c not in series},
                       "not a number (text or empty)")
     return series
 
