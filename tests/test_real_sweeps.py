@@ -302,3 +302,63 @@ def test_the_report_shows_how_the_keys_were_read(tmp_path):
     assert "Every key the ingest read" in sweep
     for text in ("val_acc", "validation metric", "training_iteration", "bookkeeping"):
         assert text in sweep
+
+
+# --- the hand parsers against the libraries' own readers, on the files they wrote ------------
+
+
+@pytest.mark.parametrize("form", ["summarywriter", "lightning_tb", "hf_trainer"])
+def test_event_files_read_as_tensorboards_own_reader_reads_them(tmp_path, form):
+    ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from seedstats.data.formats.tensorboard import read_events
+
+    d = _copy(form, tmp_path)
+    files = sorted(d.rglob("events.out.tfevents.*"))
+    assert files
+    for f in files:
+        ours = read_events(f)[0]
+        acc = ea.EventAccumulator(str(f), size_guidance={"scalars": 0})
+        acc.Reload()
+        theirs = {tag: [(e.step, e.value) for e in acc.Scalars(tag)]
+                  for tag in acc.Tags()["scalars"]}
+        assert {t: list(zip(s, v)) for t, (s, v, _) in ours.items()} == theirs, f
+
+
+@pytest.mark.parametrize("form", ["mlflow_sqlite", "mlflow_files", "hf_trainer/mlflow"])
+def test_mlflow_runs_read_as_mlflows_client_reads_them(tmp_path, form):
+    pytest.importorskip("mlflow", reason="the cross-check needs mlflow (not a dev extra)")
+    import os
+
+    from mlflow.tracking import MlflowClient
+
+    d = _copy(form, tmp_path)
+    where = d / FORMS[form][0]
+    if where.suffix == ".db":
+        uri = f"sqlite:///{where}"
+    else:
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        uri = where.resolve().as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    ds, _ = ingest(where, options={"task": "syn", **FORMS[form][2]})
+    keys = FORMS[form][3]
+    n = 0
+    for exp in client.search_experiments():
+        for run in client.search_runs([exp.experiment_id]):
+            seed = int(run.data.params["seed"])
+            tid = ds.trials.set_index("seed").loc[seed, "trial_id"]
+            for key, target in keys.items():
+                hist = sorted((m.step, m.timestamp, m.value)
+                              for m in client.get_metric_history(run.info.run_id, key))
+                want = {}
+                for step, _, value in hist:  # the value logged last at a step is kept
+                    want[step - 1] = value
+                if target == "train":
+                    got = ds.train_loss[ds.train_loss["trial_id"] == tid]
+                    pairs = dict(zip(got["step"], got["loss"]))
+                else:
+                    e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["metric"] == target)
+                                 & (ds.evals["phase"] == "during")]
+                    pairs = dict(zip(e["step"], e["value"]))
+                assert pairs == want, (form, seed, key)
+                n += len(want)
+    assert n > 50

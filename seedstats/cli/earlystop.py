@@ -87,7 +87,7 @@ _FORMAT = {"f": "{:.3f}".format, "expected": "{:.5f}".format, "se": "{:.1e}".for
 
 def cmd_earlystop(args) -> int:
     """Run ``seedstats earlystop``; returns the exit status (0)."""
-    from seedstats.earlystop import budget_search_tasks
+    from seedstats.earlystop import as_curves, budget_search_tasks
 
     ds = load_data(args)
     print(banner(ds))
@@ -106,11 +106,21 @@ def cmd_earlystop(args) -> int:
     try:
         a, b = budget_search_tasks(ds, tasks, samples=args.samples, exact=args.exact,
                                    rng=args.seed, max_budget=args.max_budget,
-                                   n_points=args.n_points, progress=bar)
+                                   n_points=args.n_points, progress=bar,
+                                   missing="drop" if args.drop_incomplete else "raise")
     except (ValueError, TypeError) as exc:
-        raise SeedstatsError(str(exc)) from None
+        raise SeedstatsError(str(exc).replace("pass missing='drop'", "pass --drop-incomplete")
+                             ) from None
     finally:
         bar.close()
+    if args.drop_incomplete:
+        for task in tasks:
+            gone = as_curves(ds, task, n_points=args.n_points, missing="drop").dropped
+            if gone:
+                shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5
+                                               else "")
+                print(f"note: task {task!r}: left out {len(gone)} trial(s) without a score at "
+                      f"every evaluation point: {shown}", file=sys.stderr)
     how = "exact" if args.exact else f"Monte Carlo, {args.samples} samples, seed {args.seed}"
     for task in tasks:
         bt = b[b["task"] == task]
@@ -140,6 +150,9 @@ def register(sub) -> None:
                     help="evaluation points per trial (default 30, the paper's; or all the "
                          "steps the trials share when a sweep logged fewer)")
     sp.add_argument("--exact", action="store_true", help="exact expectation, no sampling")
+    sp.add_argument("--drop-incomplete", action="store_true",
+                    help="leave out trials without a score at every evaluation point (killed "
+                         "or failed runs), listed in a note, instead of stopping")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", type=Path, default=Path("earlystop"), metavar="DIR")
     sp.set_defaults(func=cmd_earlystop)

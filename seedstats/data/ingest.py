@@ -476,6 +476,10 @@ def merge(datasets, systems=None) -> Dataset:
             for owner_label in dict.fromkeys(owner.values())]},
         "lower_is_better": dict(sorted(lower.items())),
     }
+    keys = [{**row, "systems": ", ".join(ds.systems if systems is None else [systems[i]])}
+            for i, ds in enumerate(datasets) for row in ds.meta.get("keys") or []]
+    if keys:  # how each input's ingest read its keys, with the systems it holds
+        meta["keys"] = keys
     return Dataset(*out, meta)
 
 

@@ -26,6 +26,7 @@ from seedstats import __version__
 from seedstats.data.dataset import score_column
 from seedstats.data.info import summary_html
 from seedstats.data.store import writing_file
+from seedstats.earlystop.curves import as_curves
 from seedstats.earlystop.search import budget_search_tasks
 from seedstats.errors import SeedstatsError, SeedstatsNote
 from seedstats.figures.comparison import compare_figure, expected_best_bands
@@ -238,9 +239,15 @@ def _earlystop(ds, ctx) -> str:
     parts = []
     for s, sub in _systems(ds):
         try:
-            _, best = budget_search_tasks(sub, exact=True)
+            _, best = budget_search_tasks(sub, exact=True, missing="drop")
         except (SeedstatsError, ValueError) as exc:
             raise _NotAvailable(str(exc)) from None
+        gone = [t for task in sub.tasks for t in as_curves(sub, task, missing="drop").dropped]
+        if gone:
+            parts.append(f"<p>Left out {len(gone)} trial(s) without a score at every "
+                         f"evaluation point (killed or failed runs): "
+                         f"{html.escape(', '.join(gone[:10]))}"
+                         f"{' and more' if len(gone) > 10 else ''}.</p>")
         b = best[best["budget"].isin([1, 2, 3, 5, 10, 20, 30])]
         b = b[["task", "budget", "t", "p", "k", "expected", "baseline", "error_reduction"]]
         if len(ds.systems) > 1:
@@ -349,7 +356,7 @@ def reporting_paragraph(ds, score: str = "paper", compare_df=None) -> str:
         one = cmp[cmp["a"] < cmp["b"]]
         r0 = one.iloc[0]
         sents.append(
-            f"Differences of means are given with 95% {r0['ci_method'].split(';')[0]} "
+            f"Differences of means are given with {r0['ci_method'].split(';')[0]} "
             "intervals (paired by seed where both systems ran the same seeds) and expanded "
             "percentile bootstrap intervals (10,000 resamples, seed 0); they were tested with "
             f"two-sided t-tests, {r0['correction']}.")
