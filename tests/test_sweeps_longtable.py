@@ -74,9 +74,10 @@ def test_default_names_autodetect_and_index_steps(tmp_path):
     ds, _ = ingest(f)
     assert ds.meta["provenance"]["format"] == "table"
     check(ds, truth)
-    # the same numbers read as counts are shifted by one
-    ds2, _ = ingest(f, options=IngestOptions(mapping={"step_is": "count"}))
-    assert ds2.train_loss["step"].min() == ds.train_loss["step"].min() - 1
+    # read as counts, its step -1 (before training) would be a count of -1 updates: an error,
+    # never a dropped evaluation
+    with pytest.raises(ParseError, match=r"an evaluation logged before training began"):
+        ingest(f, options=IngestOptions(mapping={"step_is": "count"}))
 
 
 def test_phase_and_complete_columns(tmp_path):

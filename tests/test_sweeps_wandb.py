@@ -167,13 +167,23 @@ def test_infinite_step_is_a_parse_error(tmp_path):
 
 def test_rows_without_a_step_are_reported_not_dropped_silently(tmp_path):
     f = tmp_path / "run.csv"
-    f.write_text("_step,train/global_step,eval/accuracy\n0,,0.5\n1,abc,0.55\n2,10,0.6\n")
+    f.write_text("_step,train/global_step,eval/accuracy\n0,,0.5\n1,,0.55\n2,10,0.6\n")
     (tmp_path / "seedstats.json").write_text('{"seed": 1, "task": "rte"}')
     ds, rep = ingest(f, format="wandb")
     acc = ds.evals[(ds.evals["metric"] == "accuracy") & (ds.evals["phase"] == "during")]
     assert acc["value"].tolist() == [0.6]
     assert any("2 rows without a 'train/global_step' value were not read" in n
                and "eval/accuracy" in n for n in rep.notes), rep.notes
+
+
+@pytest.mark.parametrize("cell", ["abc", "0.6x", "n/a"])
+def test_a_cell_that_is_not_a_number_is_an_error_naming_its_line(tmp_path, cell):
+    f = tmp_path / "run.csv"
+    f.write_text(f"_step,train/global_step,eval/accuracy\n0,5,0.5\n1,10,{cell}\n2,15,0.6\n")
+    (tmp_path / "seedstats.json").write_text('{"seed": 1, "task": "rte"}')
+    with pytest.raises(ParseError, match=rf"run\.csv:3: column 'eval/accuracy': expected a "
+                                         rf"number, got '{cell}'"):
+        ingest(f, format="wandb")
 
 
 def _two_runs(tmp_path, rng, a, b):

@@ -89,6 +89,8 @@ MAX_STEP = 2 ** 53
 def excerpt(value, limit: int = 40) -> str:
     """A short, escaped ``repr`` of a value read from a file, for an error message (the
     value may be huge or hold control characters)."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a NumPy scalar shows as the number it holds
     if isinstance(value, (str, bytes)) and len(value) > 4 * limit:
         value = value[: 4 * limit]  # never format more than a few times what is shown
     r = repr(value)

@@ -41,7 +41,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, is_sqlite, parse_error_or_skip
+from seedstats.data.formats.base import (
+    IngestOptions,
+    ReadResult,
+    excerpt,
+    is_sqlite,
+    parse_error_or_skip,
+)
 from seedstats.data.formats.sweeps import (
     Resolver,
     Series,
@@ -197,6 +203,14 @@ def _read_sqlite(path: Path, res: Resolver, opts, result: ReadResult):
             con.close()
 
     runs, metrics, params, tags = guarded(path, "an MLflow SQLite tracking database", load)
+    num = pd.to_numeric(metrics["value"], errors="coerce")
+    bad = num.isna() & metrics["value"].notna()
+    if bad.any():  # a TEXT or BLOB cell where MLflow writes a number
+        row = metrics[bad].iloc[0]
+        raise ParseError(path, None, f"metrics table: run {row['run_uuid']}, key "
+                         f"{excerpt(row['key'])}, step {excerpt(row['step'])}: expected a "
+                         f"number, got {excerpt(row['value'])}")
+    metrics = metrics.assign(value=num)
     value = metrics["value"].to_numpy(dtype=np.float64, copy=True)
     value[metrics["is_nan"].to_numpy().astype(bool)] = np.nan
     metrics = metrics.assign(value=value).sort_values(["run_uuid", "key"], kind="stable")
@@ -222,7 +236,9 @@ def _read_sqlite(path: Path, res: Resolver, opts, result: ReadResult):
             return _record(res, source=source, run_dir=path.parent, name=str(name),
                            params=par.get(rid, {}), status=_status(row.status), series=series)
 
-        rec = parse_error_or_skip(opts, result, source, one)
+        rec = parse_error_or_skip(opts, result, source,
+                                  lambda one=one, source=source: guarded(source, "an MLflow run",
+                                                                         one))
         if rec is not None:
             result.records.append(rec)
     if deleted:

@@ -500,9 +500,33 @@ class Resolver:
         baseline (:meth:`headline`): ``(evals, metric, baseline)``."""
         prefix, names = split_keys(series, self.opts.metric or ident.sidecar.get("metric"),
                                    source)
+        names = self._one_key_per_metric(series, names, source)
         self.account(series, names, train_loss_key(series), prefix)
         evals = {name: series[k] for k, name in names.items()}
         return (evals, *self.headline(ident, evals, source))
+
+    def _one_key_per_metric(self, series: dict, names: dict, source) -> dict:
+        """``names`` with one key per metric: two keys naming one metric (``eval_accuracy``
+        and ``eval/accuracy``, as two loggers of one run write them) must hold the same
+        values; the second is then bookkeeping. Different values are an error, never one
+        overwriting the other."""
+        first: dict[str, str] = {}
+        out = {}
+        for k, name in names.items():
+            other = first.setdefault(name, k)
+            if other == k:
+                out[k] = name
+                continue
+            a, b = series[other].dedupe(), series[k].dedupe()
+            if not (np.array_equal(a.g, b.g) and np.array_equal(a.v, b.v, equal_nan=True)):
+                raise ParseError(source, None, f"keys {other!r} and {k!r} both name metric "
+                                 f"{name!r} but hold different values; give --metric KEY to "
+                                 "choose one")
+            row = self.keys.setdefault(k, ["bookkeeping", f"the same values as {other!r}", 0,
+                                           0])
+            row[2] += 1
+            row[3] += len(series[k].v)
+        return out
 
     def headline(self, ident: Identity, names, source) -> tuple[str | None, float | None]:
         """Headline metric and majority baseline of a run whose metrics are ``names``.
@@ -577,7 +601,22 @@ class Series:
 
     @classmethod
     def of(cls, g, v, order=None) -> "Series":
-        g = np.asarray(g, dtype=np.int64)
+        """A series from steps ``g``, values ``v`` and log ``order`` (default: as given).
+
+        Raises
+        ------
+        ValueError
+            A step that is not a whole number below :data:`~seedstats.data.formats.base.MAX_STEP`
+            (a fractional step is never truncated); readers turn it into a one-line error
+            naming their file (:func:`guarded`).
+        """
+        raw = np.asarray(g)
+        if raw.dtype.kind not in "iub":
+            f = np.asarray(raw, dtype=np.float64)
+            bad = ~(np.isfinite(f) & (f == np.floor(f)) & (np.abs(f) < MAX_STEP))
+            if bad.any():
+                raise ValueError(f"steps: expected whole numbers, got {excerpt(raw[bad][0])}")
+        g = np.asarray(raw, dtype=np.int64)
         v = np.asarray(v, dtype=np.float64)
         o = np.arange(len(g), dtype=np.float64) if order is None else np.asarray(order,
                                                                                  np.float64)
@@ -976,6 +1015,14 @@ def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str,
     extra_curves : dict of str to Curve, optional
         Curves added as they are (e.g. the follow-up study's saved-checkpoint score).
     """
+    for name, s in evals.items():
+        if len(s.g) and int(s.g.min()) < 0:  # before step 0 of a count: never dropped
+            raise ParseError(source, None, f"metric {name!r}: an evaluation logged before "
+                             f"training began (step {int(s.g.min())} as a count of updates "
+                             "done); expected steps from 0 (before training) on")
+    if train is not None and len(train.g) and int(train.g.min()) + train_offset < -1:
+        raise ParseError(source, None, "training loss logged before training began (step "
+                         f"{int(train.g.min()) + train_offset}); expected steps from 0 on")
     pre, post = {}, {}
     set_aside = differ = 0
     for name, s in evals.items():

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, excerpt, parse_error_or_skip
 from seedstats.data.formats.sweeps import (
     END_KEY,
     Resolver,
@@ -186,13 +186,27 @@ def _load(f: Path) -> dict:
                 cols[name] = np.array(col.to_pylist(), dtype=object)
         return cols
 
-    df = pd.read_csv(f, low_memory=False)
+    # every cell as written: pandas' default would turn 'n/a' or '0.6x' into NaN, and a NaN
+    # in a wide export is a key not logged, so a malformed value would vanish
+    df = pd.read_csv(f, dtype=str, keep_default_na=False, low_memory=False)
     for name in df.columns:
-        v = df[name]
-        if v.dtype.kind in "biuf":
-            cols[str(name)] = v.to_numpy(dtype=np.float64, na_value=np.nan)
+        cells = df[name].str.strip()
+        blank = (cells == "").to_numpy()
+        low = cells.str.lower()
+        vals = pd.to_numeric(cells.where(~blank), errors="coerce").to_numpy(np.float64,
+                                                                           copy=True)
+        boolean = low.isin(["true", "false"]).to_numpy()
+        vals[boolean] = (low[boolean] == "true").to_numpy(np.float64)
+        bad = ~blank & np.isnan(vals) & ~low.isin(["nan", "+nan", "-nan"]).to_numpy()
+        if bad.any() and (bad | blank).all():  # a text column (a name, a date)
+            cols[str(name)] = np.array([None if b else c for b, c in zip(blank, cells)],
+                                       dtype=object)
+        elif bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ParseError(f, i + 2, f"column {excerpt(str(name))}: expected a number, got "
+                             f"{excerpt(df[name].iloc[i])}")
         else:
-            cols[str(name)] = v.to_numpy(dtype=object)
+            cols[str(name)] = vals
     return cols
 
 
