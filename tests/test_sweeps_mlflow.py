@@ -297,3 +297,52 @@ def test_a_source_without_validation_values_is_an_error(tmp_path, runs):
     with pytest.raises(DataError, match=r"3 run\(s\) and 16 training-loss step\(s\) read, but "
                                         r"no validation evaluation: expected validation keys"):
         ingest(root)
+
+
+def _real_db(tmp_path):
+    import gzip
+    from pathlib import Path
+
+    src = Path(__file__).parent / "fixtures" / "real" / "mlflow_sqlite" / "mlflow.db.gz"
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(gzip.decompress(src.read_bytes()))
+    return db
+
+
+@pytest.mark.parametrize("change, message", [
+    ("UPDATE metrics SET step = 8.5 WHERE key = 'val_acc' AND step = 8",
+     r"expected an MLflow run; got ValueError: steps: expected whole numbers, got 8\.5"),
+    ("UPDATE metrics SET value = 'abc' WHERE key = 'val_acc' AND step = 8",
+     r"metrics table: run \w+, key 'val_acc', step 8: expected a number, got 'abc'"),
+    ("UPDATE metrics SET step = -3 WHERE key = 'val_acc' AND step = 8",
+     r"metric 'acc': an evaluation logged before training began"),
+    ("INSERT INTO metrics SELECT 'val/acc', value + 0.1, timestamp, run_uuid, step, is_nan "
+     "FROM metrics WHERE key = 'val_acc'",
+     r"keys 'val/acc' and 'val_acc' both name metric 'acc' but hold different values"),
+])
+def test_a_damaged_database_is_an_error_never_a_silent_loss(tmp_path, change, message):
+    import sqlite3
+
+    db = _real_db(tmp_path)
+    con = sqlite3.connect(db)
+    con.execute(change)
+    con.commit()
+    con.close()
+    with pytest.raises(ParseError, match=message):
+        ingest(db, options={"task": "syn"})
+
+
+def test_two_keys_with_the_same_values_keep_one_and_say_so(tmp_path):
+    import sqlite3
+
+    db = _real_db(tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO metrics SELECT 'val/acc', value, timestamp, run_uuid, step, is_nan "
+                "FROM metrics WHERE key = 'val_acc'")
+    con.commit()
+    con.close()
+    ds, rep = ingest(db, options={"task": "syn"})
+    roles = rep.keys.set_index("key")
+    assert roles.loc["val_acc", "role"] == "bookkeeping"  # 'val/acc' sorts first: kept
+    assert roles.loc["val_acc", "reason"] == "the same values as 'val/acc'"
+    assert len(ds.evals[ds.evals["metric"] == "acc"]) == 13  # 3 x 3 + 3 after + 1 killed

@@ -362,10 +362,13 @@ class Resolver:
             self.notes.append(text)
 
     def account(self, series: dict, names: dict, train_key: str | None,
-                prefix: str | None = None) -> None:
+                prefix: str | None = None, same: dict | None = None) -> None:
         """Add one run's keys to :attr:`keys` (:func:`classify_keys`; counts of runs and
-        values per key)."""
-        for k, (role, why) in classify_keys(series, names, train_key, prefix).items():
+        values per key); ``same`` maps a key to the key of its metric that was kept."""
+        roles = classify_keys(series, names, train_key, prefix)
+        for k, other in (same or {}).items():
+            roles[k] = ("bookkeeping", f"the same values as {other!r}")
+        for k, (role, why) in roles.items():
             row = self.keys.setdefault(k, [role, why, 0, 0])
             if row[0] != role:  # a key read in two roles in two runs: say both
                 row[0], row[1] = "mixed", f"{row[0]} in some runs, {role} in others"
@@ -500,18 +503,19 @@ class Resolver:
         baseline (:meth:`headline`): ``(evals, metric, baseline)``."""
         prefix, names = split_keys(series, self.opts.metric or ident.sidecar.get("metric"),
                                    source)
-        names = self._one_key_per_metric(series, names, source)
-        self.account(series, names, train_loss_key(series), prefix)
+        names, same = self._one_key_per_metric(series, names, source)
+        self.account(series, names, train_loss_key(series), prefix, same)
         evals = {name: series[k] for k, name in names.items()}
         return (evals, *self.headline(ident, evals, source))
 
-    def _one_key_per_metric(self, series: dict, names: dict, source) -> dict:
-        """``names`` with one key per metric: two keys naming one metric (``eval_accuracy``
+    def _one_key_per_metric(self, series: dict, names: dict, source):
+        """``(names, same)``: ``names`` with one key per metric, and ``{key: the key kept}``
+        for the others: two keys naming one metric (``eval_accuracy``
         and ``eval/accuracy``, as two loggers of one run write them) must hold the same
         values; the second is then bookkeeping. Different values are an error, never one
         overwriting the other."""
         first: dict[str, str] = {}
-        out = {}
+        out, same = {}, {}
         for k, name in names.items():
             other = first.setdefault(name, k)
             if other == k:
@@ -522,11 +526,8 @@ class Resolver:
                 raise ParseError(source, None, f"keys {other!r} and {k!r} both name metric "
                                  f"{name!r} but hold different values; give --metric KEY to "
                                  "choose one")
-            row = self.keys.setdefault(k, ["bookkeeping", f"the same values as {other!r}", 0,
-                                           0])
-            row[2] += 1
-            row[3] += len(series[k].v)
-        return out
+            same[k] = other
+        return out, same
 
     def headline(self, ident: Identity, names, source) -> tuple[str | None, float | None]:
         """Headline metric and majority baseline of a run whose metrics are ``names``.
