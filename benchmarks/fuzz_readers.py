@@ -8,7 +8,8 @@ Usage::
 For each format (the released pickle, raw text logs, JSON Lines logs, long tables, Hugging Face
 ``trainer_state.json`` runs, the follow-up study's TSV logs, TensorBoard event files from
 torch's ``SummaryWriter``) it writes one small valid input with the project's own writers (or
-the real library's, for the Trainer), then, per case, copies it and mutates one of its files with
+the real library's: the Trainer, and the committed files of ``tests/fixtures/real`` written by
+Lightning, Ray Tune, MLflow and Optuna), then, per case, copies it and mutates one of its files with
 a seeded random choice of: truncation, byte flips, a deleted or duplicated line, a number
 replaced by a huge, negative, NaN/inf or malformed one, deep nesting, an empty or binary file,
 and a file name with a newline, unicode or bytes that are not UTF-8. Each case is ingested in
@@ -19,11 +20,14 @@ this process (under a memory limit and a timer) and classified:
   characters (what a user should see);
 - ``bad error``: a SeedstatsError with a multi-line or huge message;
 - ``traceback``: any other exception (a bug);
-- ``hang``: no answer within the per-case time limit (a bug).
+- ``hang``: no answer within the per-case time limit (a bug);
+- ``silent loss``: the ingest succeeded, but its key report (every key read, with its count of
+  values: kept, bookkeeping or ignored) accounts for fewer values than an independent count of
+  the mutated input holds (:data:`COUNTERS`: the standard library's csv/json/sqlite3 on the
+  table, wide, Lightning, Trainer, Ray and MLflow inputs).
 
-It does not yet count values (whether an ``ok`` case kept everything its input holds); that
-check lives in the per-format tests. Prints a table of counts per format and outcome and the
-first failing cases, and exits 1 when any case was a traceback, a hang or a bad error.
+Prints a table of counts per format and outcome and the first failing cases, and exits 1 when
+any case was a traceback, a hang, a bad error or a silent loss.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-OUTCOMES = ("ok", "error", "bad error", "traceback", "hang")
+OUTCOMES = ("ok", "error", "bad error", "traceback", "hang", "silent loss")
 #: Seconds per case and address-space limit of the whole run (a memory bomb ends in a clean
 #: error or a MemoryError, which counts as a traceback, instead of taking the machine).
 TIME_LIMIT_S, MEMORY_LIMIT = 20, 6 << 30
@@ -136,14 +140,133 @@ def _tensorboard(d: Path) -> Path:
     return root
 
 
+REAL = ROOT / "tests" / "fixtures" / "real"
+
+
+def _real(form: str, inside: str = ""):
+    """A valid input written by the real library (``tests/fixtures/real``; SQLite unpacked)."""
+    import gzip
+
+    def make(d: Path) -> Path:
+        root = d / form
+        shutil.copytree(REAL / form, root)
+        (root / "truth.json").unlink()
+        for gz in root.rglob("*.db.gz"):
+            gz.with_suffix("").write_bytes(gzip.decompress(gz.read_bytes()))
+            gz.unlink()
+        return root / inside if inside else root
+    return make
+
+
+def _wide(d: Path) -> Path:
+    rows = ["run,step,eval_accuracy,eval_loss,loss,learning_rate"]
+    for run in ("seed1", "seed2", "seed3"):
+        for step in range(10, 110, 10):
+            rows.append(f"{run},{step},{0.5 + step / 400:.4f},{0.7 - step / 400:.4f},"
+                        f"{0.6 - step / 500:.4f},2e-5")
+    p = d / "wide.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
 #: format -> (writer of a valid input, the --format name, ingest options)
 _SEED = {"seeds_from": "seed{seed}", "task": "rte"}
+_SYN = {"task": "syn"}
 SOURCES = {"release": (_release, "release", {}), "rawlog": (_rawlog, "rawlog", {}),
            "jsonl": (_jsonl, "jsonl", {}), "table": (_table, "table", _SEED),
+           "wide": (_wide, "table", _SEED),
            "hf": (_hf, "hf", _SEED), "mosbach": (_mosbach, "mosbach", {}),
-           "tensorboard": (_tensorboard, "tensorboard", _SEED)}
+           "tensorboard": (_tensorboard, "tensorboard", _SEED),
+           "lightning": (_real("lightning_csv"), "lightning", _SYN),
+           "ray": (_real("ray_tune"), "ray", _SYN),
+           "mlflow": (_real("mlflow_files", "mlruns"), "mlflow", _SYN),
+           "mlflow-sqlite": (_real("mlflow_sqlite", "mlflow.db"), "mlflow", _SYN),
+           "optuna": (_real("optuna", "optuna.db"), "optuna", _SYN)}
 #: Binary formats: only byte-level mutations.
-BINARY = ("release", "tensorboard")
+BINARY = ("release", "tensorboard", "mlflow-sqlite", "optuna")
+
+
+# --- an independent count of the values an input holds ----------------------------------------
+# Each counts, with the standard library only, every value the input logs; an ingest that
+# succeeds must account for all of them in its key report (kept, bookkeeping or ignored, each
+# counted), or it lost some without a word. None: the counter cannot read the input either.
+
+def _csv_cells(path: Path, skip) -> int:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    head = rows[0]
+    keep = [j for j, c in enumerate(head) if c not in skip]
+    return sum(1 for r in rows[1:] for j in keep if j < len(r) and r[j].strip())
+
+
+def _count_table(src: Path) -> int:
+    import csv
+
+    with open(src, encoding="utf-8", newline="") as fh:
+        return sum(1 for r in list(csv.reader(fh))[1:] if any(c.strip() for c in r))
+
+
+def _count_hf(src: Path) -> int:
+    n = 0
+    for f in src.rglob("trainer_state.json"):
+        if any(p.name.startswith("checkpoint-") for p in f.relative_to(src).parents):
+            continue  # a run with a top-level state: checkpoints are not read
+        n += sum(len([k for k in e if k != "step"]) for e in json.loads(f.read_text())
+                 ["log_history"])
+    return n
+
+
+def _count_ray(src: Path) -> int:
+    n = 0
+    for params in src.rglob("params.json"):
+        f = params.parent / "result.json"
+        if f.is_file():
+            n += sum(len(json.loads(line)) for line in f.read_text().splitlines()
+                     if line.strip())
+        elif (params.parent / "progress.csv").is_file():
+            n += _csv_cells(params.parent / "progress.csv", ())
+    return n
+
+
+def _count_mlflow_files(src: Path) -> int:
+    n = 0
+    for f in src.rglob("*"):
+        if f.is_file() and f.parent.name == "metrics" or "metrics" in f.parts[len(src.parts):-1]:
+            n += sum(1 for line in f.read_text().splitlines() if line.strip())
+    return n
+
+
+def _count_sqlite(src: Path) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT COUNT(*) FROM metrics m JOIN runs r ON m.run_uuid = "
+                           "r.run_uuid WHERE r.lifecycle_stage != 'deleted'").fetchone()[0]
+    finally:
+        con.close()
+
+
+COUNTERS = {
+    "table": _count_table,
+    "wide": lambda src: _csv_cells(src, ("run", "step")),
+    "lightning": lambda src: sum(_csv_cells(f, ("step",)) for f in src.rglob("metrics.csv")),
+    "hf": _count_hf, "ray": _count_ray, "mlflow": _count_mlflow_files,
+    "mlflow-sqlite": _count_sqlite,
+}
+
+
+def count_values(fmt: str, src: Path) -> int | None:
+    """The independent count of ``src``'s values, or None (no counter, or it cannot read it)."""
+    fn = COUNTERS.get(fmt)
+    if fn is None:
+        return None
+    try:
+        return int(fn(src))
+    except Exception:  # noqa: BLE001 - a damaged input the counter cannot read either
+        return None
 
 
 # --- mutations --------------------------------------------------------------------------------
@@ -232,8 +355,13 @@ def run_case(fmt: str, valid: Path, work: Path, rng: random.Random) -> tuple[str
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(TIME_LIMIT_S)
     try:
-        ingest(src, format=SOURCES[fmt][1], options=SOURCES[fmt][2])
+        expected = count_values(fmt, src)
+        ds, rep = ingest(src, format=SOURCES[fmt][1], options=SOURCES[fmt][2])
         outcome, detail = "ok", ""
+        read = int(rep.keys["values"].sum()) if len(rep.keys) else None
+        if expected is not None and read is not None and read < expected:
+            outcome = "silent loss"
+            detail = f"the input holds {expected} values, the key report accounts for {read}"
     except _Timeout:
         outcome, detail = "hang", f"no answer in {TIME_LIMIT_S} s"
     except SeedstatsError as exc:
@@ -273,7 +401,7 @@ def fuzz(cases: int, seed: int, formats=None, echo=print) -> dict:
             for i in range(cases):
                 outcome, what, detail = run_case(fmt, valid, tmp / fmt / "case", rng)
                 counts[outcome] += 1
-                if outcome in ("traceback", "hang", "bad error"):
+                if outcome in ("traceback", "hang", "bad error", "silent loss"):
                     out["failures"].append({"format": fmt, "case": i, "outcome": outcome,
                                             "mutation": what, "detail": detail})
             out["counts"][fmt] = {k: counts.get(k, 0) for k in OUTCOMES}

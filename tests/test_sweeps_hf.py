@@ -204,7 +204,11 @@ def test_resumed_run_keeps_the_last_entry_per_kind_and_step(tmp_path):
         if "eval_accuracy" in e:
             truth["acc"][g], truth["eloss"][g] = e["eval_accuracy"], e["eval_loss"]
     st.save_to_json(tmp_path / "r" / "seed3" / "trainer_state.json")
-    ds, _ = ingest(tmp_path / "r", options=IngestOptions(task="rte", seeds_from="seed{seed}"))
+    opts = dict(task="rte", seeds_from="seed{seed}")
+    with pytest.raises(ParseError, match=r"logged more than once with different values .* "
+                                         r"choose --duplicates last"):
+        ingest(tmp_path / "r", options=IngestOptions(**opts))  # never a silent choice
+    ds, _ = ingest(tmp_path / "r", options=IngestOptions(**opts, duplicates="last"))
     check_trial(ds, "rte-s3", truth)
 
 

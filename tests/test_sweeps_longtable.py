@@ -156,8 +156,19 @@ def test_steps_logged_twice_are_set_aside_and_said(tmp_path, same):
     rows += [f"seed1,3,accuracy,{0.53 if same else 0.9}"] * 1000      # step 3, again and again
     path = tmp_path / "t.csv"
     path.write_text("\n".join(rows) + "\n")
-    ds, rep = ingest(path, format="table",
-                     options=IngestOptions(task="rte", seeds_from="seed{seed}"))
+    opts = dict(task="rte", seeds_from="seed{seed}")
+    if not same:  # different values at one step: an error unless a policy is chosen
+        with pytest.raises(ParseError, match=r"metric 'accuracy': 1 step\(s\) logged more than "
+                                             r"once with different values \(step 2: 0\.53, "
+                                             r"then 0\.9\); choose --duplicates last"):
+            ingest(path, format="table", options=IngestOptions(**opts))
+        first, _ = ingest(path, format="table", options=IngestOptions(**opts,
+                                                                      duplicates="first"))
+        acc = first.evals[(first.evals["metric"] == "accuracy")
+                          & (first.evals["phase"] != "after")]
+        assert acc["value"].round(6).tolist() == [0.51, 0.52, 0.53, 0.54, 0.55]
+        opts["duplicates"] = "last"
+    ds, rep = ingest(path, format="table", options=IngestOptions(**opts))
     flag = "duplicate_steps" if same else "conflicting_steps"
     assert ds.trials["flags"].tolist() == [flag]
     acc = ds.evals[ds.evals["metric"] == "accuracy"]

@@ -11,7 +11,7 @@ __all__ = ["register", "cmd_ingest", "cmd_merge", "cmd_info", "cmd_replica"]
 
 def cmd_ingest(args) -> int:
     from seedstats.data import IngestOptions, ingest, merge
-    from seedstats.data.ingest import report
+    from seedstats.data.ingest import key_table, report
 
     mapping = {}
     for item in args.map or []:
@@ -31,7 +31,7 @@ def cmd_ingest(args) -> int:
         return IngestOptions(skip_bad=args.skip_bad, task=args.task, metric=args.metric,
                              baseline=args.baseline, seeds_from=args.seeds_from,
                              mapping=mapping, system=system, systems_from=args.systems_from,
-                             lower_is_better=args.lower_is_better)
+                             lower_is_better=args.lower_is_better, duplicates=args.duplicates)
 
     if len(systems) > 1:  # one system per source: read each, then merge
         parts = [ingest(src, format=args.format, options=options(name))
@@ -41,7 +41,13 @@ def cmd_ingest(args) -> int:
                                  "systems": systems}
         ds.meta["skipped"] = [s for _, r in parts for s in map(list, r.skipped)]
         rep = report(ds, [s for _, r in parts for s in r.skipped],
-                     list(dict.fromkeys(n for _, r in parts for n in r.notes)))
+                     list(dict.fromkeys(n for _, r in parts for n in r.notes)),
+                     key_table([(fmt, {k: [role, why, runs, n] for k, role, why, runs, n in
+                                       g[["key", "role", "reason", "runs", "values"]]
+                                       .itertuples(index=False)})
+                                for _, r in parts for fmt, g in r.keys.groupby("format",
+                                                                               sort=False)]),
+                     args.duplicates)
     else:
         ds, rep = ingest(list(args.src), format=args.format,
                          options=options(systems[0] if systems else None))
@@ -100,6 +106,9 @@ def register(sub) -> None:
                          "sources, or once per SRC in order")
     sp.add_argument("--systems-from", metavar="PATTERN",
                     help="read each run's system from its path, e.g. '{system}/seed*'")
+    sp.add_argument("--duplicates", choices=("error", "last", "first"), default="error",
+                    help="a step logged twice with different values: an error (default), or "
+                         "keep the value logged last (a resumed run) or first")
     way = sp.add_mutually_exclusive_group()
     way.add_argument("--lower-is-better", action="store_const", const=True, default=None,
                      help="lower is better for the headline metric (default: by its name, "

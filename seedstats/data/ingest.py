@@ -112,7 +112,7 @@ def key_table(per_format) -> pd.DataFrame:
                                                                     ).reset_index(drop=True)
 
 
-def report(ds: Dataset, skipped=(), notes=(), keys=None) -> IngestReport:
+def report(ds: Dataset, skipped=(), notes=(), keys=None, duplicates="last") -> IngestReport:
     """Count what a dataset holds, per task (the report printed after every ingest)."""
     t = ds.trials
     tasks = ds.tasks
@@ -139,7 +139,8 @@ def report(ds: Dataset, skipped=(), notes=(), keys=None) -> IngestReport:
                        ("duplicate_steps", "logged a step more than once with the same value")):
         n = int(tokens.map(lambda f, flag=flag: flag in f).sum())
         if n:
-            notes.append(f"{n} trial(s) {what}: the value logged last at each step was kept, "
+            notes.append(f"{n} trial(s) {what}: the value logged "
+                         f"{'first' if duplicates == 'first' else 'last'} at each step was kept, "
                          f"the earlier ones set aside (flag {flag})")
     keys = pd.DataFrame(columns=KEY_COLUMNS) if keys is None else keys
     return IngestReport(pd.DataFrame(rows, columns=cols).set_index("task"), list(skipped),
@@ -180,12 +181,15 @@ _OPTION_TYPES = {"skip_bad": "True or False", "task": "a string or None",
                  "metric": "a string or None", "baseline": "a finite number or None",
                  "seeds_from": "a string or None", "system": "a non-empty string or None",
                  "systems_from": "a string or None", "lower_is_better": "True, False or None",
+                 "duplicates": "'error', 'last' or 'first'",
                  "mapping": "a dict of KEY -> COLUMN strings, e.g. {'run': 'trial'}"}
 
 
 def _option_ok(name: str, value) -> bool:
     if name == "skip_bad":
         return isinstance(value, bool)
+    if name == "duplicates":
+        return value in ("error", "last", "first")
     if value is None:
         return True
     if name == "lower_is_better":
@@ -315,7 +319,7 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         "keys": keys.to_dict(orient="records"),
     }
     ds = Dataset(trials, evals, loss, meta)
-    return ds, report(ds, skipped, notes, keys)
+    return ds, report(ds, skipped, notes, keys, options.duplicates)
 
 
 def _read(src: Path, format: str, options: IngestOptions):

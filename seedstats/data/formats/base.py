@@ -54,6 +54,11 @@ class IngestOptions:
     lower_is_better : bool, optional
         Whether lower is better for the headline metric (``--lower-is-better`` /
         ``--higher-is-better``); default by its name (``loss``, ``wer``, ... are lower).
+    duplicates : {"error", "last", "first"}
+        A step logged more than once with different values (``--duplicates``): an error
+        (default), or keep the value logged last (a resumed run) or first; the others are set
+        aside, counted and flagged ``conflicting_steps``. Repeats of the same value are always
+        collapsed, with a note.
     """
 
     skip_bad: bool = False
@@ -65,6 +70,7 @@ class IngestOptions:
     system: str | None = None
     systems_from: str | None = None
     lower_is_better: bool | None = None
+    duplicates: str = "error"
 
 
 

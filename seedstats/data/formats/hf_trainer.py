@@ -58,6 +58,7 @@ from seedstats.data.formats.sweeps import (
     find_first,
     guarded,
     infer_steps_per_epoch,
+    series_from_rows,
     walk_files,
 )
 from seedstats.errors import ParseError
@@ -115,10 +116,11 @@ def _integer(value) -> int | None:
     return int(value)
 
 
-def _series(log_history, path) -> tuple[dict[str, Series], float | None, int | None]:
-    """Per-key series of a log history; the order and step of its end-of-training record."""
-    cols: dict[str, tuple[list, list, list]] = {}
+def _series(log_history, path):
+    """Per-key series of a log history, the order and step of its end-of-training record, and
+    the keys that hold no numbers (:func:`~seedstats.data.formats.sweeps.series_from_rows`)."""
     end_order = end_step = None
+    steps = []
     for i, entry in enumerate(log_history):
         if not isinstance(entry, dict):
             raise ParseError(path, None, f"log_history[{i}]: expected an object, got "
@@ -132,17 +134,10 @@ def _series(log_history, path) -> tuple[dict[str, Series], float | None, int | N
                              f"{MAX_STEP - 1}, got {excerpt(step)}")
         if END_KEY in entry:
             end_order, end_step = float(i), step
-        for k, v in entry.items():
-            if k == "step" or isinstance(v, bool) or not isinstance(v, (int, float)):
-                continue
-            if isinstance(v, int) and abs(v) >= MAX_STEP:
-                raise ParseError(path, None, f"log_history[{i}][{excerpt(k)}]: expected a "
-                                 f"number a float can hold, got {excerpt(v)}")
-            c = cols.setdefault(k, ([], [], []))
-            c[0].append(step)
-            c[1].append(v)
-            c[2].append(i)
-    return ({k: Series.of(*c) for k, c in cols.items()}, end_order, end_step)
+        steps.append(step)
+    rows = [{k: v for k, v in e.items() if k != "step"} for e in log_history]
+    series, other = series_from_rows(rows, steps, path, lambda i: (None, f"log_history[{i}]"))
+    return series, end_order, end_step, other
 
 
 def _task_hint(run_dir: Path, state_file: Path):
@@ -158,7 +153,8 @@ def _task_hint(run_dir: Path, state_file: Path):
 def read_run(run_dir: Path, state_file: Path, res: Resolver):
     """One run directory's :class:`~seedstats.data.records.TrialRecord`."""
     state = read_state(state_file)
-    series, end_order, end_step = _series(state["log_history"], state_file)
+    series, end_order, end_step, other = _series(state["log_history"], state_file)
+    res.account_other(other, "not a number (text, null or nested)")
     ident = res.identity(run_dir, run_dir=run_dir, trial_params=state.get("trial_params"),
                          task_hint=_task_hint(run_dir, state_file))
     evals, metric, baseline = res.validation(ident, series, state_file)

@@ -83,11 +83,10 @@ def detect(path: Path) -> bool:
 
 
 def _load(metrics: Path, res: Resolver):
+    other: dict[str, int] = {}
     series = guarded(metrics, "a Lightning metrics.csv",
-                     lambda: wide_columns(metrics, "step"))
-    header = guarded(metrics, "a CSV header", lambda: _header(metrics))
-    res.account_other({c: 1 for c in header if c != "step" and c not in series},
-                      "not a number (text or empty)")
+                     lambda: wide_columns(metrics, "step", other=other))
+    res.account_other(other, "not a number (text)")
     run_dir = metrics.parent
     hp = run_dir / HPARAMS
     config = guarded(hp, "a flat hparams.yaml", lambda: read_flat_yaml(hp)) if hp.is_file() \

@@ -71,6 +71,18 @@ RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILL
 _TASK_KEYS = ("finetuning_task", "task_name", "task")
 
 
+def _runs_without_meta(root: Path) -> list[Path]:
+    """Directories of ``root`` with a ``metrics/`` directory but no ``meta.yaml``."""
+    out = []
+    for m in sorted(Path(root).rglob("metrics")):
+        rel = m.relative_to(root).parts
+        if m.is_dir() and "metrics" not in rel[:-1] and not any(p.startswith(".")
+                                                                 for p in rel) \
+                and not (m.parent / "meta.yaml").is_file():
+            out.append(m.parent)
+    return out
+
+
 def _is_run_meta(p: Path) -> bool:
     return p.name == "meta.yaml" and (p.parent / "metrics").is_dir()
 
@@ -263,6 +275,11 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         _read_sqlite(path, res, opts, result)
     else:
         run_dirs = [f.parent for f in walk_files(path, _is_run_meta)]
+        for d in _runs_without_meta(path):  # a damaged run is never left out silently
+            msg = "an MLflow run directory (it has metrics/) without its meta.yaml"
+            if not opts.skip_bad:
+                raise ParseError(d, None, f"expected {msg.replace('an ', 'an intact ', 1)}")
+            result.skipped.append((str(d), msg))
         if not run_dirs:
             raise ParseError(path, None, "expected an MLflow file store: <experiment>/<run>/"
                              "meta.yaml with metrics/")

@@ -132,6 +132,8 @@ def read_run(run_dir: Path, res: Resolver):
     parent = run_dir.parent.name.lower()
     ident = res.identity(run_dir, run_dir=run_dir, config=_seed_config(run_dir),
                          task_hint=parent if parent in GLUE_TASKS else None)
+    if ident.duplicates == "error":  # the format's own rule (module docstring): the later
+        ident.duplicates = "last"     # of an epoch's end and a periodic evaluation is kept
     header, rows = read_tsv(run_dir / EVAL)
     names = header[1:]
     evals = {n: ([], [], []) for n in names}

@@ -56,7 +56,7 @@ def detect(path: Path) -> bool:
                 "SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
             con.close()
-    except sqlite3.Error:
+    except Exception:  # noqa: BLE001 - detection must never raise (a damaged file)
         return False
     return _TABLES <= names
 

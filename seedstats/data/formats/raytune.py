@@ -34,15 +34,14 @@ whose last step is below its sweep's last stopped early (a scheduler's or a kill
 
 from __future__ import annotations
 
-import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from seedstats.data.formats.base import (
-    MAX_STEP,
     IngestOptions,
     ReadResult,
     excerpt,
@@ -56,6 +55,7 @@ from seedstats.data.formats.sweeps import (
     complete_by_schedule,
     find_first,
     guarded,
+    series_from_rows,
     train_loss,
     walk_files,
     wide_columns,
@@ -65,6 +65,9 @@ from seedstats.errors import ParseError
 __all__ = ["detect", "read", "PARAMS", "RESULT", "PROGRESS"]
 
 PARAMS, RESULT, PROGRESS, ERROR = "params.json", "result.json", "progress.csv", "error.txt"
+#: What else Ray Tune writes in a trial directory (not read: pickles, event files, checkpoints)
+_RAY_OWN = re.compile(r"^(params\.pkl|error\.pkl|events\.out\.tfevents\..*|checkpoint_.*"
+                      r"|\.is_checkpoint|rank_\d+|.*\.log)$")
 _STEP_KEYS = ("step", "global_step")
 _TASK_KEYS = ("task", "task_name", "finetuning_task")
 
@@ -90,31 +93,17 @@ def _results(trial: Path, res: Resolver) -> dict[str, Series]:
         rows, cut = read_json_lines(f)
         if cut:
             res.note(f"{f}: its last line was cut short (a killed writer) and left out")
-        cols: dict[str, tuple[list, list, list]] = {}
-        other: dict[str, int] = {}
-        for i, (n, row) in enumerate(rows, 1):
+        for n, row in rows:
             if not isinstance(row, dict):
                 raise ParseError(f, n, f"expected a JSON object per line, got {excerpt(row)}")
-            for k, v in row.items():
-                if not isinstance(v, (int, float, type(None))):  # bools count: done
-                    other[k] = other.get(k, 0) + 1  # text, nested (trial_id, date, config)
-                    continue
-                if isinstance(v, int) and abs(v) >= MAX_STEP:
-                    raise ParseError(f, n, f"key {k!r}: a number too large, {excerpt(v)}")
-                c = cols.setdefault(k, ([], [], [False]))
-                c[0].append(i)
-                c[1].append(math.nan if v is None else float(v))
-                c[2][0] |= v is not None
-        for k in [k for k, c in cols.items() if not c[2][0]]:  # only nulls: not a series
-            other[k] = other.get(k, 0) + len(cols.pop(k)[0])
+        series, other = series_from_rows([r for _, r in rows], list(range(1, len(rows) + 1)),
+                                         f, lambda i: (rows[i][0], "result"))
         res.account_other(other, "not a number (text, null or nested)")
-        return {k: Series.of(g, v, np.asarray(g, float)) for k, (g, v, _) in cols.items()}
+        return series
     f = trial / PROGRESS
-    series = guarded(f, "a Ray Tune progress.csv", lambda: wide_columns(f, None))
-    with open(f, encoding="utf-8", newline="") as fh:
-        header = next(csv.reader(fh), [])
-    res.account_other({c: 1 for c in header if c not in series},
-                      "not a number (text or empty)")
+    other: dict[str, int] = {}
+    series = guarded(f, "a Ray Tune progress.csv", lambda: wide_columns(f, None, other=other))
+    res.account_other(other, "not a number (text)")
     return series
 
 
@@ -183,6 +172,13 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         raise ParseError(path, None, f"expected Ray Tune trial directories ({PARAMS} with "
                          f"{RESULT} or {PROGRESS})")
     result = ReadResult(records=[])
+    strange = sorted(p for t in trials for p in t.iterdir()
+                     if p.name not in (PARAMS, RESULT, PROGRESS, ERROR)
+                     and not _RAY_OWN.match(p.name))
+    if strange:
+        shown = ", ".join(repr(p.name) for p in strange[:3])
+        res.note(f"not read: {len(strange)} file(s) in trial directories that Ray Tune does "
+                 f"not write ({shown}{', ...' if len(strange) > 3 else ''})")
     loaded = {}
     for t in trials:
         one = parse_error_or_skip(opts, result, t, lambda t=t: _load(t, res))

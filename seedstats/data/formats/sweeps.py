@@ -95,8 +95,10 @@ __all__ = [
     "infer_steps_per_epoch",
     "index_steps_per_epoch",
     "read_flat_yaml",
+    "series_from_rows",
     "wide_columns",
     "complete_by_schedule",
+    "DUPLICATES",
     "assemble",
     "guarded",
     "walk_files",
@@ -165,7 +167,7 @@ def guarded(path, what: str, fn):
     except SeedstatsError:
         raise
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError,
-            sqlite3.Error, UnicodeDecodeError, RecursionError, OverflowError) as exc:
+            sqlite3.Error, csv.Error, UnicodeDecodeError, RecursionError, OverflowError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise ParseError(path, None, f"expected {what}; got {type(exc).__name__}"
                          + (f": {msg}" if msg else "")) from None
@@ -332,6 +334,8 @@ class Identity:
     origin: str
     sidecar: dict = field(default_factory=dict)
     system: str | None = None
+    #: the ``--duplicates`` policy the run is read under (:func:`assemble`)
+    duplicates: str = "error"
 
 
 class Resolver:
@@ -474,7 +478,8 @@ class Resolver:
             raise ParseError(run_path, None, "cannot tell the task of this run: expected "
                              "--task NAME (or \"task\" in seedstats.json)")
         return Identity(normalize_task(task), seeds["wi_seed"], seeds["do_seed"], seeds["seed"],
-                        origin, side, self._system(run_path, name, side, config))
+                        origin, side, self._system(run_path, name, side, config),
+                        getattr(self.opts, "duplicates", "error"))
 
     def _match(self, pattern: SeedPattern, what: str, run_path: Path, name) -> dict:
         """``pattern`` matched against the run's name or relative path, or a ParseError."""
@@ -627,12 +632,13 @@ class Series:
         """Sorted by step, one value per step: the one logged last."""
         return self.deduped()[0]
 
-    def deduped(self) -> tuple["Series", int, int]:
-        """:meth:`dedupe`, with the number of values set aside and how many of them differ
-        from the value kept at their step (NaN equals NaN)."""
+    def deduped(self, keep: str = "last") -> tuple["Series", int, int]:
+        """Sorted by step, one value per step: the one logged last (``keep="last"``) or first;
+        with the number of values set aside and how many of them differ from the value kept at
+        their step (NaN equals NaN)."""
         if len(self.g) < 2:
             return self, 0, 0
-        idx = np.lexsort((self.order, self.g))
+        idx = np.lexsort((self.order if keep == "last" else -self.order, self.g))
         g, v = self.g[idx], self.v[idx]
         keep = np.ones(len(g), dtype=bool)
         keep[:-1] = g[1:] != g[:-1]
@@ -901,14 +907,68 @@ def read_flat_yaml(path: Path) -> dict:
     return out
 
 
-def wide_columns(path, step_col: str, *, skip=()) -> dict[str, "Series"]:
+def series_from_rows(rows, steps, path, where=None) -> tuple[dict[str, "Series"], dict]:
+    """Per-key series of JSON objects (one per log call: the Trainer's ``log_history``, Ray
+    Tune's ``result.json``), ``steps[i]`` the step of ``rows[i]``.
+
+    Numbers are kept (booleans as 1/0, ``null`` as NaN: a logged missing value); a key that
+    holds only text, lists or objects (a date, a host name, Ray's ``config``) is not a series
+    and is returned with its count of values, for the key report; a key that holds numbers
+    in some rows and text in others is an error. ``where(i)`` gives ``(line, label)`` of row
+    ``i`` for messages (default: no line, ``row i``).
+
+    Returns
+    -------
+    (dict of str to Series, dict of str to int)
+
+    Raises
+    ------
+    ParseError
+        A number too large to be exact as a float, or text in a key of numbers.
+    """
+    where = where or (lambda i: (None, f"row {i}"))
+    cols: dict[str, tuple[list, list, list]] = {}
+    text: dict[str, list] = {}
+    for i, row in enumerate(rows):
+        for k, v in row.items():
+            if v is None:
+                x = math.nan
+            elif isinstance(v, bool):
+                x = float(v)
+            elif isinstance(v, (int, float)):
+                if isinstance(v, int) and abs(v) >= MAX_STEP:
+                    line, label = where(i)
+                    raise ParseError(path, line, f"{label}[{excerpt(k)}]: expected a number a "
+                                     f"float can hold, got {excerpt(v)}")
+                x = float(v)
+            else:
+                text.setdefault(k, []).append(i)
+                continue
+            c = cols.setdefault(k, ([], [], []))
+            c[0].append(steps[i])
+            c[1].append(x)
+            c[2].append(i)
+    other = {}
+    for k, idx in text.items():
+        if k in cols and not all(math.isnan(x) for x in cols[k][1]):
+            line, label = where(idx[0])
+            raise ParseError(path, line, f"{label}[{excerpt(k)}]: expected a number, got "
+                             f"{excerpt(rows[idx[0]][k])}")
+        other[k] = len(idx) + len(cols.pop(k, ((), (), ()))[0])
+    for k in [k for k, c in cols.items() if all(math.isnan(x) for x in c[1])]:
+        other[k] = len(cols.pop(k)[0])  # only nulls: nothing to read
+    return {k: Series.of(*c) for k, c in cols.items()}, other
+
+
+def wide_columns(path, step_col: str, *, skip=(), other=None) -> dict[str, "Series"]:
     """The series of a wide CSV (one column per key, empty cells where a key was not logged;
     Lightning's ``metrics.csv``, Ray Tune's ``progress.csv``). Every cell is read as written,
     so an empty cell (not logged) is told apart from a logged ``nan`` (kept as NaN);
     ``true``/``false`` are 1/0.
 
     Columns in ``skip`` and columns holding text (host names, dates: bookkeeping) are left
-    out; the caller counts them. Steps are the ``step_col`` column as written, or the row
+    out; the count of non-empty cells of each text column is added to ``other`` (a dict)
+    when given. Steps are the ``step_col`` column as written, or the row
     number (1, 2, ...) when ``step_col`` is None. Read with the csv module, not pandas: these
     files are small and many, and pandas' per-call overhead made reading 5 times slower.
 
@@ -966,8 +1026,10 @@ def wide_columns(path, step_col: str, *, skip=()) -> dict[str, "Series"]:
             v.append(x)
             idx.append(i)
         if bad is not None:
-            if not v or is_bookkeeping(c):
-                continue  # a text column (trial_id, date, hostname): not a series
+            if not v or is_bookkeeping(c):  # a text column (trial_id, date): not a series
+                if other is not None:
+                    other[c] = sum(1 for r in rows if r[j].strip())
+                continue
             raise ParseError(path, bad + 2, f"column {c!r}: expected a number, got "
                              f"{excerpt(rows[bad][j])}")
         if v:
@@ -993,6 +1055,24 @@ def complete_by_schedule(last_steps: dict, res: "Resolver", what: str) -> dict:
         res.note(f"{what} records no end of training: {short} run(s) whose last step is below "
                  "their sweep's last were read as incomplete (killed or failed)")
     return out
+
+
+#: ``--duplicates`` policies for a step logged more than once with different values.
+DUPLICATES = ("error", "last", "first")
+
+
+def _conflict(source, what: str, s: Series, offset: int = -1):
+    """Raise the one-line error for a step of ``s`` logged twice with different values."""
+    idx = np.lexsort((s.order, s.g))
+    g, v = s.g[idx], s.v[idx]
+    same = g[1:] == g[:-1]
+    differ = same & ~((v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1])))
+    i = int(np.flatnonzero(differ)[0])
+    n = len({int(x) for x in g[1:][differ]})
+    raise ParseError(source, None, f"{what}: {n} step(s) logged more than once with different "
+                     f"values (step {int(g[i]) + offset}: {v[i]:.6g}, then {v[i + 1]:.6g}); "
+                     "choose --duplicates last (keep the value logged last, as a resumed run "
+                     "wants) or --duplicates first")
 
 
 def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str, Series],
@@ -1026,15 +1106,20 @@ def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str,
                          f"{int(train.g.min()) + train_offset}); expected steps from 0 on")
     pre, post = {}, {}
     set_aside = differ = 0
+    keep = ident.duplicates
     for name, s in evals.items():
         m = (s.order <= end_order) if end_order is not None else np.ones(len(s.g), bool)
-        pre[name], a, d = Series(s.g[m], s.v[m], s.order[m]).deduped()
+        pre[name], a, d = Series(s.g[m], s.v[m], s.order[m]).deduped(keep)
         post[name] = Series(s.g[~m], s.v[~m], s.order[~m])
         set_aside, differ = set_aside + a, differ + d
+        if d and keep == "error":
+            _conflict(source, f"metric {name!r}", s)
     tr = None
     if train is not None and len(train.g):
-        tr, a, d = train.deduped()
+        tr, a, d = train.deduped(keep)
         set_aside, differ = set_aside + a, differ + d
+        if d and keep == "error":
+            _conflict(source, "the training loss", train, train_offset)
     flags = list(flags)
     if differ:
         flags.append("conflicting_steps")   # a step logged twice with different values
