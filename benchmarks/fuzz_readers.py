@@ -24,7 +24,8 @@ this process (under a memory limit and a timer) and classified:
 - ``silent loss``: the ingest succeeded, but its key report (every key read, with its count of
   values: kept, bookkeeping or ignored) accounts for fewer values than an independent count of
   the mutated input holds (:data:`COUNTERS`: the standard library's csv/json/sqlite3 on the
-  table, wide, Lightning, Trainer, Ray and MLflow inputs).
+  table, wide, Lightning, Trainer, Ray and MLflow inputs, TensorBoard's ``EventAccumulator``
+  on event files).
 
 Prints a table of counts per format and outcome and the first failing cases, and exits 1 when
 any case was a traceback, a hang, a bad error or a silent loss.
@@ -249,7 +250,20 @@ def _count_sqlite(src: Path) -> int:
         con.close()
 
 
+def _count_tensorboard(src: Path) -> int:
+    """TensorBoard's own reader, keeping every scalar."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    n = 0
+    for f in src.rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(f), size_guidance={"scalars": 0})
+        acc.Reload()
+        n += sum(len(acc.Scalars(t)) for t in acc.Tags()["scalars"])
+    return n
+
+
 COUNTERS = {
+    "tensorboard": _count_tensorboard,
     "table": _count_table,
     "wide": lambda src: _csv_cells(src, ("run", "step")),
     "lightning": lambda src: sum(_csv_cells(f, ("step",)) for f in src.rglob("metrics.csv")),

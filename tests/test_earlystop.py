@@ -623,3 +623,23 @@ def test_replica_best_assignments_follow_the_paper():
         stops_early += bool((big["f"] <= 1 / 3).mean() > 0.5)
     # stop within the first epoch on most tasks
     assert stops_early >= 3
+
+
+def test_a_full_disk_leaves_the_result_uncached_with_a_note(tmp_path, monkeypatch, mid_pool):
+    import errno
+
+    from seedstats.errors import SeedstatsNote
+
+    c, _, _ = mid_pool
+    monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path / "cache"))
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    kw = dict(samples=500, rng=3, max_budget=3, t_max=30, n_points=10)
+    with pytest.warns(SeedstatsNote, match=r"cache .*earlystop: could not keep this "
+                                           r"early-stopping result there \(No space left"):
+        a, b = budget_search(c, **kw)
+    left = [p.name for p in (tmp_path / "cache" / "earlystop").iterdir()]
+    assert len(b) == 3 and all(n.endswith(".lock") for n in left)  # no entry, no staging

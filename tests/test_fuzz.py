@@ -40,3 +40,22 @@ def test_a_mutation_is_seeded():
     a = [fuzz_readers.mutate(data, random.Random(5), True) for _ in range(3)]
     b = [fuzz_readers.mutate(data, random.Random(5), True) for _ in range(3)]
     assert a == b
+
+
+def test_the_independent_counts_equal_the_key_reports_on_valid_inputs(tmp_path):
+    """The silent-loss check compares these two numbers: on intact inputs they must agree
+    exactly, so that one value lost on a damaged input shows."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import fuzz_readers
+
+    from seedstats.data import ingest
+
+    for fmt in fuzz_readers.COUNTERS:
+        d = tmp_path / fmt
+        d.mkdir()
+        make, name, opts = fuzz_readers.SOURCES[fmt]
+        src = make(d)
+        ds, rep = ingest(src, format=name, options=opts)
+        n = fuzz_readers.count_values(fmt, src)
+        assert n is not None and n > 0, fmt
+        assert int(rep.keys["values"].sum()) == n, fmt

@@ -9,6 +9,7 @@ release pickle and the raw logs are the slow tests of this file.
 from __future__ import annotations
 
 import math
+import re
 import os
 import stat
 from fractions import Fraction
@@ -831,3 +832,22 @@ def test_round_trip_raw_logs(cached_replica, tmp_path):
     _assert_same_tables(cached_replica, back)
     assert rep.per_task["evals"].sum() == len(cached_replica.evals)
     assert rep.per_task["loss_steps"].sum() == len(cached_replica.train_loss)
+
+
+def test_a_full_disk_names_the_cache_and_the_way_out(monkeypatch, tmp_path):
+    import errno
+
+    from seedstats.errors import SeedstatsError
+
+    monkeypatch.setenv("SEEDSTATS_CACHE", str(tmp_path))
+
+    class Full:
+        def save(self, path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache, "build_replica", lambda: Full())
+    with pytest.raises(SeedstatsError, match=rf"cache {re.escape(str(tmp_path))}: cannot write "
+                                             r"the replica there \(No space left on device\); "
+                                             r".*SEEDSTATS_CACHE"):
+        cache.replica_path()
+    assert not list(tmp_path.iterdir())  # no staging left behind

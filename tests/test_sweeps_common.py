@@ -268,13 +268,14 @@ def test_ingest_unknown_option_names_it_and_the_valid_ones(hf_sweep):
         ingest(hf_sweep, options={"task": "rte", "seed_from": "seed{seed}"})
     assert str(err.value) == ("options: unknown option(s) 'seed_from' (did you mean "
                               "seeds_from?); expected some of skip_bad, task, metric, baseline, "
-                              "seeds_from, mapping, system, systems_from, lower_is_better")
+                              "seeds_from, mapping, system, systems_from, lower_is_better, "
+                              "duplicates")
 
 
 @pytest.mark.parametrize("options, message", [
     ("task=rte", "options: expected seedstats.data.IngestOptions(...) or a dict of its "
                  "fields (skip_bad, task, metric, baseline, seeds_from, mapping, system, "
-                 "systems_from, lower_is_better), got str"),
+                 "systems_from, lower_is_better, duplicates), got str"),
     ({"skip_bad": "yes"}, "option skip_bad (--skip-bad): expected True or False, got 'yes'"),
     ({"baseline": "0.5"}, "option baseline (--baseline): expected a finite number or None, "
                           "got '0.5'"),

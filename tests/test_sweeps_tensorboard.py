@@ -159,7 +159,10 @@ def test_restart_in_the_same_directory_later_values_win(tmp_path):
     run = tmp_path / "s" / "wi1_do2"
     truth = write_hf_run(run, rng, stop_at=20)
     truth2 = write_hf_run(run, rng, wall0=1.8e9)  # resumed: all steps again, later wall time
-    ds, _ = ingest(tmp_path / "s", options=IngestOptions(seeds_from="wi{wi}_do{do}"))
+    with pytest.raises(ParseError, match="choose --duplicates last"):  # never a silent choice
+        ingest(tmp_path / "s", options=IngestOptions(seeds_from="wi{wi}_do{do}"))
+    ds, _ = ingest(tmp_path / "s", options=IngestOptions(seeds_from="wi{wi}_do{do}",
+                                                         duplicates="last"))
     assert len(list(run.iterdir())) == 2
     check(ds, "rte-wi1-do2", truth2)
     assert truth["acc"][10] != truth2["acc"][10]

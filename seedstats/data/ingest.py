@@ -27,7 +27,7 @@ from seedstats.data.dataset import Dataset
 from seedstats.data.formats import rawlog, release
 from seedstats.data.formats.base import IngestOptions, special_files, special_kind
 from seedstats.data.formats.sweeps import ROLES, SystemPattern, find_first
-from seedstats.data.records import build_tables, coerce
+from seedstats.data.records import as_utf8, build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
 __all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "key_table", "ingest",
@@ -99,7 +99,7 @@ KEY_COLUMNS = ["format", "key", "role", "runs", "values", "reason"]
 def key_table(per_format) -> pd.DataFrame:
     """The key classification of every source, ``[(format, {key: [role, reason, runs,
     values]}), ...]``, as one table (:data:`KEY_COLUMNS`), sorted by format, role, key."""
-    rows = [(fmt, k, role, runs, values, why) for fmt, keys in per_format
+    rows = [(fmt, as_utf8(str(k)), role, runs, values, as_utf8(why)) for fmt, keys in per_format
             for k, (role, why, runs, values) in keys.items()]
     df = pd.DataFrame(rows, columns=KEY_COLUMNS)
     if len(df) > 1:  # several sources of one format: add up their counts

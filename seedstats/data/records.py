@@ -18,6 +18,7 @@ from seedstats.errors import DataError
 __all__ = [
     "Curve",
     "TrialRecord",
+    "as_utf8",
     "build_tables",
     "coerce",
     "grid_score",
@@ -171,7 +172,7 @@ def paper_scores(trials: pd.DataFrame, evals: pd.DataFrame, lower=frozenset()) -
     return out
 
 
-def _text(s: str) -> str:
+def as_utf8(s: str) -> str:
     """``s`` as valid UTF-8: a file name that is not UTF-8 reaches Python with surrogate
     escapes (PEP 383), which Parquet and Arrow refuse; those bytes become U+FFFD."""
     try:
@@ -209,7 +210,7 @@ def build_tables(records: list[TrialRecord], lower_is_better=frozenset()
     for rec in records:
         system = _system(rec)
         rec.system = system
-        tid = schema.trial_id(_text(rec.task), rec.wi_seed, rec.do_seed, rec.seed)
+        tid = schema.trial_id(as_utf8(rec.task), rec.wi_seed, rec.do_seed, rec.seed)
         if len(systems) > 1:
             tid = f"{system}:{tid}"
         if tid in seen:
@@ -276,10 +277,10 @@ def build_tables(records: list[TrialRecord], lower_is_better=frozenset()
         else:
             diverged = schema.is_failed(after, baseline, metric, metric in lower)
         t_rows.append({
-            "task": _text(rec.task), "system": system, "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
+            "task": as_utf8(rec.task), "system": system, "wi_seed": rec.wi_seed, "do_seed": rec.do_seed, "seed": rec.seed,
             "trial_id": tid, "metric": metric, "before": before, "after": after, "best": best,
             "score": score, "n_evals": n_evals, "n_steps": n_steps, "complete": bool(rec.complete),
-            "diverged": diverged, "flags": flags, "source": _text(rec.source),
+            "diverged": diverged, "flags": flags, "source": as_utf8(rec.source),
         })
         l_parts.append((tid, rec, lsteps, loss, None))
 
@@ -299,7 +300,7 @@ def _system(rec: TrialRecord) -> str:
         return schema.DEFAULT_SYSTEM
     if not isinstance(rec.system, str) or not rec.system.strip():
         raise DataError(f"{rec.source}: system: expected a non-empty name, got {rec.system!r}")
-    return _text(rec.system.strip())
+    return as_utf8(rec.system.strip())
 
 
 def _flag_before_mismatch(trials: pd.DataFrame) -> None:

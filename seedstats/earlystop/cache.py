@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from seedstats.cache import cache_dir as root
+from seedstats.errors import SeedstatsNote
 
 __all__ = ["cache_dir", "cache_key", "code_fingerprint", "computing", "load_entry",
            "store_entry"]
@@ -143,6 +145,16 @@ def store_entry(cache, key: str, assignments, best, meta: dict) -> Path | None:
     final = root / key
     if (final / "meta.json").exists():
         return final
+    try:
+        return _store(root, final, key, assignments, best, meta)
+    except OSError as exc:  # a full disk, say: the result stands, it is only not cached
+        warnings.warn(f"cache {root}: could not keep this early-stopping result there "
+                      f"({exc.strerror or exc}); it is not cached. Free some space or set "
+                      "SEEDSTATS_CACHE to a directory with room", SeedstatsNote, stacklevel=3)
+        return None
+
+
+def _store(root: Path, final: Path, key: str, assignments, best, meta: dict) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.build-", dir=root))
     try:
         for name, df in (("assignments", assignments), ("best", best)):

@@ -35,7 +35,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, parse_error_or_skip
+from seedstats.data.formats.base import IngestOptions, ReadResult, excerpt, parse_error_or_skip
 from seedstats.data.formats.sweeps import (
     Resolver,
     Series,
@@ -97,6 +97,16 @@ def _load(metrics: Path, res: Resolver):
     return ident, series, (max(steps) if steps else -1)
 
 
+def _damaged(f: Path):
+    try:
+        head = _header(f)[:8]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ParseError(f, 1, f"expected a Lightning metrics.csv; got {type(exc).__name__}"
+                         ) from None
+    raise ParseError(f, 1, f"expected a Lightning metrics.csv header with a 'step' column, got "
+                     f"{excerpt(head, 80)}")
+
+
 def read(path: Path, opts: IngestOptions) -> ReadResult:
     """Read every ``CSVLogger`` run under ``path`` (rules: module docstring).
 
@@ -113,6 +123,9 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         raise ParseError(path, None, f"expected Lightning CSVLogger output ({METRICS} with a "
                          "'step' column)")
     result = ReadResult(records=[])
+    for f in walk_files(path, lambda p: p.name == METRICS and not _is_metrics(p)):
+        # a damaged metrics.csv (its header lost, say) is never left out silently
+        parse_error_or_skip(opts, result, f.parent, lambda f=f: _damaged(f))
     loaded = {}
     for f in files:
         one = parse_error_or_skip(opts, result, f.parent, lambda f=f: _load(f, res))

@@ -273,17 +273,18 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ParseError(path, int(lines[i]), f"column {col['value']!r}: expected a number, got "
                          f"{excerpt(df[col['value']].iloc[i])}")
-    runs = df[col["run"]]
-    empty = (runs.isna() | (runs.astype(str).str.strip() == "")).to_numpy()
-    if empty.any():  # a row of no run: never dropped silently
-        lines = lines[empty]
-        if not opts.skip_bad:
-            raise ParseError(path, int(lines[0]), f"column {col['run']!r}: expected a run name, "
-                             "got an empty cell (--skip-bad sets such rows aside)")
-        res.note(f"set aside {len(lines)} row(s) with an empty {col['run']!r} cell (lines "
-                 f"{', '.join(map(str, lines[:5]))}{', ...' if len(lines) > 5 else ''})")
-        keep = ~empty
-        df, steps, values = df[keep], steps[keep], values[keep]
+    for key, what in (("run", "a run name"), ("metric", "a key name")):
+        cells = df[col[key]]
+        empty = (cells.isna() | (cells.astype(str).str.strip() == "")).to_numpy()
+        if empty.any():  # a row of no run or no key: never dropped silently
+            where = lines[empty]
+            if not opts.skip_bad:
+                raise ParseError(path, int(where[0]), f"column {col[key]!r}: expected {what}, "
+                                 "got an empty cell (--skip-bad sets such rows aside)")
+            res.note(f"set aside {len(where)} row(s) with an empty {col[key]!r} cell (lines "
+                     f"{', '.join(map(str, where[:5]))}{', ...' if len(where) > 5 else ''})")
+            keep = ~empty
+            df, steps, values, lines = df[keep], steps[keep], values[keep], lines[keep]
     names = set(map(str, pd.unique(df[col["metric"]].astype(str))))
     step_is = _step_convention(settings.get("step_is"), str(col["step"]), steps, names, res,
                                path)

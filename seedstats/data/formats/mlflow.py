@@ -142,14 +142,14 @@ def _read_metric_file(f: Path):
         if not parts:
             continue
         if len(parts) not in (2, 3):
-            raise ParseError(f, i, f"expected 'timestamp value step', got {line!r}")
+            raise ParseError(f, i, f"expected 'timestamp value step', got {excerpt(line)}")
         try:
             t.append(int(parts[0]))
             v.append(float(parts[1]))
             g.append(int(parts[2]) if len(parts) == 3 else 0)
         except ValueError:
-            raise ParseError(f, i, f"expected 'timestamp value step' numbers, got {line!r}"
-                             ) from None
+            raise ParseError(f, i, f"expected 'timestamp value step' numbers, got "
+                             f"{excerpt(line, 60)}") from None
     return g, v, t
 
 

@@ -33,8 +33,14 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from seedstats.data.formats.base import IngestOptions, ReadResult, is_sqlite, parse_error_or_skip
-from seedstats.data.formats.sweeps import Resolver, Series, assemble, guarded
+from seedstats.data.formats.base import (
+    IngestOptions,
+    ReadResult,
+    excerpt,
+    is_sqlite,
+    parse_error_or_skip,
+)
+from seedstats.data.formats.sweeps import Resolver, Series, assemble
 from seedstats.errors import DataError, ParseError
 
 __all__ = ["detect", "read", "EXTRA"]
@@ -117,7 +123,14 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
                 "0-based indices (as Optuna's examples report epochs)")
              + "; override with --map step_is=index|count")
     result = ReadResult(records=[])
-    studies = guarded(path, "an Optuna storage", lambda: _studies(path, mapping.get("study")))
+    try:
+        studies = _studies(path, mapping.get("study"))
+    except (DataError, ParseError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Optuna (SQLAlchemy) on a damaged file
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise ParseError(path, None, f"expected an Optuna storage; got {type(exc).__name__}"
+                         + (f": {excerpt(msg, 120)}" if msg else "")) from None
     for name, metric_names, attrs, trials in studies:
         metric = opts.metric or (metric_names[0] if metric_names else None) or "objective"
         for t in trials:

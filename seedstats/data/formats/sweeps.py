@@ -144,7 +144,7 @@ def normalize_task(name) -> str:
 def as_int(value, what: str, path) -> int:
     """An integer seed from a JSON/params value (``3``, ``"3"``, ``3.0``), or a ParseError."""
     if isinstance(value, bool):
-        raise ParseError(path, None, f"{what}: expected an integer, got {value!r}")
+        raise ParseError(path, None, f"{what}: expected an integer, got {excerpt(value)}")
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, float) and value.is_integer():
@@ -154,7 +154,7 @@ def as_int(value, what: str, path) -> int:
             return int(value.strip())
         except ValueError:
             pass
-    raise ParseError(path, None, f"{what}: expected an integer, got {value!r}")
+    raise ParseError(path, None, f"{what}: expected an integer, got {excerpt(value)}")
 
 
 def guarded(path, what: str, fn):

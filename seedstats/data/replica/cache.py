@@ -15,6 +15,7 @@ from seedstats.cache import cache_dir
 from seedstats.data import schema, store
 from seedstats.data.replica import model
 from seedstats.data.replica.model import REPLICA_VERSION, build_replica
+from seedstats.errors import SeedstatsError
 
 __all__ = ["replica_path", "discard", "PRUNE_GRACE_S", "STALE_BUILD_S"]
 
@@ -108,16 +109,22 @@ def replica_path() -> Path:
         except OSError:
             pass
         return final
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.build-", dir=root))
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.build-", dir=root))
         build_replica().save(staging / "ds")
         try:
             os.rename(staging / "ds", final)
         except OSError:
             if not store.is_dataset(final):
                 raise
+    except OSError as exc:  # a full disk, say: name the cache, and how to use another
+        raise SeedstatsError(f"cache {root}: cannot write the replica there "
+                             f"({exc.strerror or exc}); free some space or set "
+                             "SEEDSTATS_CACHE to a directory with room (about 100 MB)") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     _prune_stale(root, final.name)
     return final
 
