@@ -617,11 +617,14 @@ class Series:
             naming their file (:func:`guarded`).
         """
         raw = np.asarray(g)
-        if raw.dtype.kind not in "iub":
+        if raw.dtype.kind in "iub":
+            bad = np.abs(raw.astype(np.int64)) >= MAX_STEP
+        else:
             f = np.asarray(raw, dtype=np.float64)
             bad = ~(np.isfinite(f) & (f == np.floor(f)) & (np.abs(f) < MAX_STEP))
-            if bad.any():
-                raise ValueError(f"steps: expected whole numbers, got {excerpt(raw[bad][0])}")
+        if bad.any():
+            raise ValueError(f"steps: expected whole numbers below 2**53, got "
+                             f"{excerpt(raw[bad][0])}")
         g = np.asarray(raw, dtype=np.int64)
         v = np.asarray(v, dtype=np.float64)
         o = np.arange(len(g), dtype=np.float64) if order is None else np.asarray(order,
