@@ -133,6 +133,11 @@ def test_every_value_at_its_step(tmp_path, form):
         assert roles[key] == ("training loss" if target == "train" else
                               "validation loss" if target == "loss" else "validation metric")
     assert ds.meta["keys"] == table.to_dict(orient="records")
+    # per run: what was kept plus what was set aside is what the metric keys held
+    held = table[table["role"].isin(["validation metric", "validation loss",
+                                     "training loss"])]["values"].sum()
+    assert rep.files[["evaluations", "loss_values", "set_aside"]].to_numpy().sum() == held
+    assert len(rep.files) == len(ds.trials)
 
 
 def test_killed_and_failed_runs_are_incomplete_and_say_why(tmp_path):

@@ -376,3 +376,31 @@ def test_kill_9_during_ingest_and_earlystop_leaves_the_old_state_or_the_new(
         "assignments.csv", "assignments.parquet", "best.csv", "best.parquet"]
     left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert left == [], left
+
+
+@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4])
+def test_kill_9_during_tables_leaves_whole_files_and_a_rerun_cleans_up(tmp_path, delay):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "t"
+    cmd = [sys.executable, "-m", "seedstats", "tables", "--data", "dodge2020", "--out", str(out)]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    first = {f.name: f.read_bytes() for f in out.iterdir()}
+    (out / ".notes").write_text("mine")
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # every table is the old one or the new one (the same data: equal), never half-written
+    for f in out.iterdir():
+        if not f.name.startswith("."):
+            assert f.read_bytes() == first[f.name], f.name
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert {f.name: f.read_bytes() for f in out.iterdir() if not f.name.startswith(".")} == first
+    assert sorted(f.name for f in out.iterdir() if f.name.startswith(".")) == [".notes"]

@@ -175,6 +175,7 @@ def test_steps_logged_twice_are_set_aside_and_said(tmp_path, same):
     # one evaluation per step logged (5), and at step 3 the value logged last
     assert acc.loc[acc["phase"] != "after", "value"].round(6).tolist() == [
         0.51, 0.52, 0.53 if same else 0.9, 0.54, 0.55]
+    assert rep.files["set_aside"].tolist() == [1000]  # counted, per run
     (note,) = [n for n in rep.notes if flag in n]
     assert note.startswith("1 trial(s) logged a step more than once") and "kept" in note
     assert str(rep).count(flag) >= 1

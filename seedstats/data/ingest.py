@@ -30,8 +30,8 @@ from seedstats.data.formats.sweeps import ROLES, SystemPattern, find_first
 from seedstats.data.records import as_utf8, build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
-__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "key_table", "ingest",
-           "merge", "detect_format", "report", "export"]
+__all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "FILE_COLUMNS",
+           "key_table", "file_table", "ingest", "merge", "detect_format", "report", "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
@@ -66,6 +66,10 @@ class IngestReport:
         Every key the sweep readers saw, with columns :data:`KEY_COLUMNS`: the format, the
         key as logged, its role (validation metric, validation loss, training loss,
         bookkeeping, ignored), the runs and values that logged it, and why.
+    files : DataFrame
+        One row per run read (its file or directory), columns :data:`FILE_COLUMNS`: the
+        evaluations and training-loss values kept, the values set aside (repeats of a step,
+        ``--duplicates``) and the run's flags.
     """
 
     per_task: pd.DataFrame
@@ -73,6 +77,8 @@ class IngestReport:
     notes: list[str]
     keys: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(
         columns=KEY_COLUMNS))
+    files: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(
+        columns=FILE_COLUMNS))
 
     def __str__(self) -> str:
         lines = []
@@ -87,9 +93,30 @@ class IngestReport:
                      f"evaluations, {int(tot.get('loss_steps', 0))} loss steps; "
                      f"{int(tot.get('incomplete', 0))} incomplete, {int(tot.get('flagged', 0))} "
                      f"flagged, {len(self.skipped)} files skipped")
+        odd = self.files[(self.files["set_aside"] > 0) | (self.files["flags"] != "")]
+        if len(odd):
+            lines.append(f"runs with values set aside or flags ({len(odd)} of "
+                         f"{len(self.files)}):")
+            shown = odd.head(20).to_string(index=False)
+            lines += ["  " + line for line in shown.splitlines()]
+            if len(odd) > 20:
+                lines.append(f"  ... and {len(odd) - 20} more (IngestReport.files)")
         lines += [f"skipped {p}: {why}" for p, why in self.skipped]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+#: Columns of :attr:`IngestReport.files`.
+FILE_COLUMNS = ["source", "evaluations", "loss_values", "set_aside", "flags"]
+
+
+def file_table(records) -> pd.DataFrame:
+    """What was kept and set aside of each run read (:data:`FILE_COLUMNS`)."""
+    rows = [(as_utf8(rec.source),
+             sum(len(c.steps) + (c.before is not None) for c in rec.curves.values()),
+             len(rec.train_loss), int(rec.set_aside), ",".join(rec.flags)) for rec in records]
+    return pd.DataFrame(rows, columns=FILE_COLUMNS).sort_values("source", kind="stable"
+                                                                 ).reset_index(drop=True)
 
 
 #: Columns of :attr:`IngestReport.keys` (and of ``dataset.json``'s ``keys``).
@@ -112,7 +139,8 @@ def key_table(per_format) -> pd.DataFrame:
                                                                     ).reset_index(drop=True)
 
 
-def report(ds: Dataset, skipped=(), notes=(), keys=None, duplicates="last") -> IngestReport:
+def report(ds: Dataset, skipped=(), notes=(), keys=None, duplicates="last",
+           files=None) -> IngestReport:
     """Count what a dataset holds, per task (the report printed after every ingest)."""
     t = ds.trials
     tasks = ds.tasks
@@ -143,8 +171,9 @@ def report(ds: Dataset, skipped=(), notes=(), keys=None, duplicates="last") -> I
                          f"{'first' if duplicates == 'first' else 'last'} at each step was kept, "
                          f"the earlier ones set aside (flag {flag})")
     keys = pd.DataFrame(columns=KEY_COLUMNS) if keys is None else keys
+    files = pd.DataFrame(columns=FILE_COLUMNS) if files is None else files
     return IngestReport(pd.DataFrame(rows, columns=cols).set_index("task"), list(skipped),
-                        notes, keys)
+                        notes, keys, files)
 
 
 def _module(name: str):
@@ -319,7 +348,7 @@ def ingest(src, *, format: str = "auto", options: IngestOptions | Mapping | None
         "keys": keys.to_dict(orient="records"),
     }
     ds = Dataset(trials, evals, loss, meta)
-    return ds, report(ds, skipped, notes, keys, options.duplicates)
+    return ds, report(ds, skipped, notes, keys, options.duplicates, file_table(records))
 
 
 def _read(src: Path, format: str, options: IngestOptions):

@@ -72,6 +72,8 @@ class TrialRecord:
     system : str, optional
         The recipe, model or method the trial ran (``--system``); default
         :data:`seedstats.data.schema.DEFAULT_SYSTEM`.
+    set_aside : int
+        Values the loader read but did not keep: repeats of a step (``--duplicates``).
     """
     task: str
     wi_seed: int | None = None
@@ -89,6 +91,7 @@ class TrialRecord:
     baseline: float | None = None
     flags: list[str] = field(default_factory=list)
     system: str | None = None
+    set_aside: int = 0
 
 
 def coerce(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

@@ -1160,6 +1160,7 @@ def assemble(*, source: str, ident: Identity, metric, baseline, evals: dict[str,
     if tr is not None:
         rec.train_loss = tr.v
         rec.train_steps = tr.g + train_offset
+    rec.set_aside = set_aside
     return rec
 
 
