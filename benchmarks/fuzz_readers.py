@@ -24,8 +24,9 @@ this process (under a memory limit and a timer) and classified:
 - ``silent loss``: the ingest succeeded, but its key report (every key read, with its count of
   values: kept, bookkeeping or ignored) accounts for fewer values than an independent count of
   the mutated input holds (:data:`COUNTERS`: the standard library's csv/json/sqlite3 on the
-  table, wide, Lightning, Trainer, Ray and MLflow inputs, TensorBoard's ``EventAccumulator``
-  on event files).
+  table, wide, Lightning, Trainer, Ray, MLflow and the follow-up study's inputs, TensorBoard's
+  ``EventAccumulator`` on event files; the released pickle, raw logs, JSON Lines and Optuna
+  have no counter yet and are checked for tracebacks, hangs and bad errors only).
 
 Prints a table of counts per format and outcome and the first failing cases, and exits 1 when
 any case was a traceback, a hang, a bad error or a silent loss.
@@ -262,8 +263,20 @@ def _count_tensorboard(src: Path) -> int:
     return n
 
 
+def _count_mosbach(src: Path) -> int:
+    """Every number of the study's TSV files but their global_step column (headers,
+    repeated by a restart, and blank lines skipped)."""
+    n = 0
+    for f in list(src.rglob("eval_results.tsv")) + list(src.rglob("train_results.tsv")):
+        for line in f.read_text().splitlines():
+            cells = line.split("\t")
+            if line.strip() and cells[0] != "global_step":
+                n += len(cells) - 1
+    return n
+
+
 COUNTERS = {
-    "tensorboard": _count_tensorboard,
+    "tensorboard": _count_tensorboard, "mosbach": _count_mosbach,
     "table": _count_table,
     "wide": lambda src: _csv_cells(src, ("run", "step")),
     "lightning": lambda src: sum(_csv_cells(f, ("step",)) for f in src.rglob("metrics.csv")),

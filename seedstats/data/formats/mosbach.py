@@ -134,6 +134,8 @@ def read_run(run_dir: Path, res: Resolver):
                          task_hint=parent if parent in GLUE_TASKS else None)
     if ident.duplicates == "error":  # the format's own rule (module docstring): the later
         ident.duplicates = "last"     # of an epoch's end and a periodic evaluation is kept
+    if not (run_dir / EVAL).is_file():
+        raise ParseError(run_dir, None, f"expected {EVAL} beside {TRAIN}")
     header, rows = read_tsv(run_dir / EVAL)
     names = header[1:]
     evals = {n: ([], [], []) for n in names}
@@ -150,6 +152,7 @@ def read_run(run_dir: Path, res: Resolver):
             evals[n][1].append(v)
             evals[n][2].append(i)
     evals = {n: Series.of(*c) for n, c in evals.items()}
+    counts = {n: len(rows) for n in names}  # the key report: every cell of both files
     train = None
     tfile = run_dir / TRAIN
     if tfile.is_file():
@@ -158,6 +161,8 @@ def read_run(run_dir: Path, res: Resolver):
             raise ParseError(tfile, 1, f"expected a 'loss' column, got {theader}")
         j = theader.index("loss")
         train = Series.of([int(r[0]) for r in trows], [r[j] for r in trows])
+        counts.update({("train:" + n if n in counts else n): len(trows) for n in theader[1:]})
+    res.account(counts, {n: n for n in names}, "loss" if train is not None else None)
     metric, baseline = res.headline(ident, names, run_dir)
     complete = bool(saved)
     extra = {f"checkpoint_{n}": Curve(after=float(v)) for n, v in saved.items()}
@@ -177,7 +182,15 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     """
     path = Path(path)
     res = Resolver(path, opts)
-    run_dirs = [f.parent for f in walk_files(path, _is_eval) if not f.parent.name.endswith("-MM")]
+    if not any(True for _ in walk_files(path, _is_eval)):
+        raise ParseError(path, None, f"expected run directories with {EVAL} (global_step "
+                         "header) from the follow-up study's script")
+    # every directory holding either log is a run: a damaged or missing eval_results.tsv is
+    # an error (or skipped and listed), never a run left out silently
+    dirs = sorted({f.parent for f in walk_files(path, lambda p: p.name in (EVAL, TRAIN))})
+    run_dirs = [d for d in dirs if not d.name.endswith("-MM")]
+    if len(run_dirs) < len(dirs):
+        res.note(f"{len(dirs) - len(run_dirs)} MNLI mismatched (-MM) run directories left out")
     if not run_dirs:
         raise ParseError(path, None, f"expected run directories with {EVAL} (global_step "
                          "header) from the follow-up study's script")
