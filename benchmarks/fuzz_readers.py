@@ -25,8 +25,8 @@ this process (under a memory limit and a timer) and classified:
   values: kept, bookkeeping or ignored) accounts for fewer values than an independent count of
   the mutated input holds (:data:`COUNTERS`: the standard library's csv/json/sqlite3 on the
   table, wide, Lightning, Trainer, Ray, MLflow and the follow-up study's inputs, TensorBoard's
-  ``EventAccumulator`` on event files; the released pickle, raw logs, JSON Lines and Optuna
-  have no counter yet and are checked for tracebacks, hangs and bad errors only).
+  ``EventAccumulator`` on event files, sqlite3 on Optuna storages, json on JSON Lines logs; the
+  released pickle and the raw logs have no counter yet and are checked for tracebacks, hangs and bad errors only).
 
 Prints a table of counts per format and outcome and the first failing cases, and exits 1 when
 any case was a traceback, a hang, a bad error or a silent loss.
@@ -275,8 +275,37 @@ def _count_mosbach(src: Path) -> int:
     return n
 
 
+def _count_optuna(src: Path) -> int:
+    """Every intermediate value and objective value in the storage."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    try:
+        return sum(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                   for t in ("trial_intermediate_values", "trial_values"))
+    finally:
+        con.close()
+
+
+def _count_jsonl(src: Path) -> int:
+    """Every value of the train and eval records (their loss, metrics, epoch and any other
+    field besides event, step and phase); header and end records hold metadata."""
+    n = 0
+    for f in sorted(src.rglob("*.jsonl")) if src.is_dir() else [src]:
+        for line in f.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if rec.get("event") == "train":
+                n += len(set(rec) - {"event", "step"})
+            elif rec.get("event") == "eval":
+                n += len(rec["metrics"]) + len(set(rec) - {"event", "step", "phase", "metrics"})
+    return n
+
+
 COUNTERS = {
-    "tensorboard": _count_tensorboard, "mosbach": _count_mosbach,
+    "jsonl": _count_jsonl,
+    "tensorboard": _count_tensorboard, "mosbach": _count_mosbach, "optuna": _count_optuna,
     "table": _count_table,
     "wide": lambda src: _csv_cells(src, ("run", "step")),
     "lightning": lambda src: sum(_csv_cells(f, ("step",)) for f in src.rglob("metrics.csv")),

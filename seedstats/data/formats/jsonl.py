@@ -274,7 +274,18 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (ReadResult imported l
     """
     path = Path(path)
     files = _log_files(path) if path.is_dir() else [path]
-    result = read_each(files, opts, read_file)
+    keys: dict[str, list] = {}
+
+    def one(f, opts):
+        rec, counts = _read_file(f, opts)
+        for k, (role, why, n) in counts.items():
+            row = keys.setdefault(k, [role, why, 0, 0])
+            row[2] += 1
+            row[3] += n
+        return rec
+
+    result = read_each(files, opts, one)
+    result.keys = keys
     return result
 
 
@@ -319,9 +330,17 @@ def _header(path, records):
 class _Events:
     """What the records after the header logged: losses, evaluations and the end record."""
 
+    #: The fields each event has besides its values (anything else is counted as ignored).
+    FIELDS = {"train": {"event", "step", "loss"}, "eval": {"event", "phase", "step", "metrics",
+                                                           "epoch"}}
+
     def __init__(self, path, records):
         t_steps, t_loss = [], []
         curves: dict[str, dict] = {}
+        keys: dict[str, list] = {}  # the key report: key -> [role, reason, values]
+
+        def count(key, role, why=""):
+            keys.setdefault(key, [role, why, 0])[2] += 1
         after_step = None
         end = None
         epoch_hint = None
@@ -338,6 +357,7 @@ class _Events:
                                               f"got {step!r}")
                 t_steps.append(step)
                 t_loss.append(_number(path, n, loss, "loss"))
+                count("train:loss", "training loss", "the loss of train records")
             elif event == "eval":
                 phase, step, metrics = rec.get("phase"), rec.get("step"), rec.get("metrics")
                 if phase not in _PHASES:
@@ -355,7 +375,11 @@ class _Events:
                     ep = rec.get("epoch")
                     if isinstance(ep, (int, float)) and not isinstance(ep, bool) and ep > 0:
                         epoch_hint = steps_per_epoch_at(step, ep)
+                if "epoch" in rec:
+                    count("epoch", "bookkeeping", "by its name")
                 for name, value in metrics.items():
+                    count(name, "validation loss" if name == "loss" else "validation metric",
+                          f"as {name!r}")
                     c = curves.setdefault(name, {"before": None, "steps": [], "values": [],
                                                  "after": None})
                     v = _number(path, n, value, f"metric {name!r}")
@@ -379,7 +403,9 @@ class _Events:
             else:
                 raise ParseError(path, n, f"expected event header, train, eval or end, "
                                           f"got {event!r}")
-        self.t_steps, self.t_loss, self.curves = t_steps, t_loss, curves
+            for k in set(rec) - self.FIELDS.get(event, set(rec)):  # never silently: counted
+                count(f"{event}:{k}", "ignored", f"not a field of {event} records")
+        self.t_steps, self.t_loss, self.curves, self.keys = t_steps, t_loss, curves, keys
         self.after_step, self.end, self.epoch_hint = after_step, end, epoch_hint
 
 
@@ -394,6 +420,11 @@ def read_file(path, opts=None) -> TrialRecord:
         Invalid JSON, a missing or foreign header, or a record that breaks the format
         (the message names the file and the line).
     """
+    return _read_file(path, opts)[0]
+
+
+def _read_file(path, opts=None):
+    """:func:`read_file`, and the file's key counts (``{key: [role, reason, values]}``)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -444,7 +475,7 @@ def read_file(path, opts=None) -> TrialRecord:
         train_steps=train_steps, complete=complete, source=str(path), n_steps=n_steps,
         after_step=after_step, steps_per_epoch=float(spe) if spe else None, metric=metric,
         baseline=baseline, flags=flags,
-    )
+    ), ev.keys
 
 
 # --- writing a dataset -------------------------------------------------------------------
