@@ -25,8 +25,8 @@ this process (under a memory limit and a timer) and classified:
   values: kept, bookkeeping or ignored) accounts for fewer values than an independent count of
   the mutated input holds (:data:`COUNTERS`: the standard library's csv/json/sqlite3 on the
   table, wide, Lightning, Trainer, Ray, MLflow and the follow-up study's inputs, TensorBoard's
-  ``EventAccumulator`` on event files, sqlite3 on Optuna storages, json on JSON Lines logs; the
-  released pickle and the raw logs have no counter yet and are checked for tracebacks, hangs and bad errors only).
+  ``EventAccumulator`` on event files, sqlite3 on Optuna storages, json on JSON Lines logs and the
+  authors' raw logs, a walk of the released pickle's trials and are checked for tracebacks, hangs and bad errors only).
 
 Prints a table of counts per format and outcome and the first failing cases, and exits 1 when
 any case was a traceback, a hang, a bad error or a silent loss.
@@ -303,8 +303,48 @@ def _count_jsonl(src: Path) -> int:
     return n
 
 
+def _count_rawlog(src: Path) -> int:
+    """Every value of the authors' layout: the losses list, and per metric the values after
+    its 'of initialized model', 'throughout training' and 'after training' lines."""
+    n = 0
+    for f in sorted(p for p in src.iterdir() if p.is_file()) if src.is_dir() else [src]:
+        text = f.read_text()
+        lines = text.splitlines()
+        if not text.endswith("\n"):  # a line cut short: a truncated run, read up to it
+            lines = lines[:-1]
+        for i, line in enumerate(lines[:-1]):
+            nxt = lines[i + 1].replace("nan", "NaN")
+            if line == "the losses at each train step:" or line.endswith("throughout training:"):
+                n += len(json.loads(nxt))
+            elif line.endswith(("of initialized model:", "after training:")):
+                float(nxt)
+                n += 1
+    return n
+
+
+def _count_release(src: Path) -> int:
+    """Every value of the pickle's trials, walked from the unpickled dict (through the
+    restricted unpickler: a mutated pickle must not run code here either)."""
+    from seedstats.data.formats.release import load_pickle
+
+    def trials(d):
+        if isinstance(d, dict) and any(isinstance(v, dict) and "during" in v
+                                       for v in d.values()):
+            yield d
+        elif isinstance(d, dict):
+            for v in d.values():
+                yield from trials(v)
+
+    n = 0
+    for t in trials(load_pickle(src)):
+        for v in t.values():
+            if isinstance(v, dict) and "during" in v:
+                n += len(v["during"]) + sum(v.get(k) is not None for k in ("before", "after"))
+    return n
+
+
 COUNTERS = {
-    "jsonl": _count_jsonl,
+    "release": _count_release, "jsonl": _count_jsonl, "rawlog": _count_rawlog,
     "tensorboard": _count_tensorboard, "mosbach": _count_mosbach, "optuna": _count_optuna,
     "table": _count_table,
     "wide": lambda src: _csv_cells(src, ("run", "step")),

@@ -311,7 +311,8 @@ def _real_db(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ("UPDATE metrics SET step = 8.5 WHERE key = 'val_acc' AND step = 8",
-     r"expected an MLflow run; got ValueError: steps: expected whole numbers, got 8\.5"),
+     r"expected an MLflow run; got ValueError: steps: expected whole numbers below 2\*\*53, "
+     r"got 8\.5"),
     ("UPDATE metrics SET value = 'abc' WHERE key = 'val_acc' AND step = 8",
      r"metrics table: run \w+, key 'val_acc', step 8: expected a number, got 'abc'"),
     ("UPDATE metrics SET step = -3 WHERE key = 'val_acc' AND step = 8",

@@ -25,7 +25,7 @@ from seedstats.errors import DataError, ParseError
 
 __all__ = ["IngestOptions", "ReadResult", "parse_error_or_skip", "read_each", "gc_paused",
            "special_kind", "special_files", "excerpt", "MAX_STEP",
-           "headline_metric", "read_json_lines", "json_records", "is_sqlite"]
+           "headline_metric", "read_json_lines", "json_records", "is_sqlite", "record_keys"]
 
 
 @dataclass
@@ -146,6 +146,24 @@ def special_files(root, limit: int = 100_000) -> list[tuple[str, str]]:
                 if what:
                     found.append((e.path, what))
     return found
+
+
+def record_keys(records) -> dict:
+    """The key report of a fixed layout (the released pickle, the authors' raw logs): per
+    metric, the values its records hold (before, during, after), and the training losses.
+    Computed from the records, so a value the layout held but a record lost (a block read
+    twice, say) shows against an independent count of the file."""
+    keys: dict[str, list] = {}
+    for rec in records:
+        rows = [("train_loss", "training loss", len(rec.train_loss))]
+        rows += [(name, "validation loss" if name == "loss" else "validation metric",
+                  (c.before is not None) + len(c.steps) + (c.after is not None))
+                 for name, c in rec.curves.items()]
+        for k, role, n in rows:
+            row = keys.setdefault(k, [role, "", 0, 0])
+            row[2] += 1
+            row[3] += n
+    return keys
 
 
 def parse_error_or_skip(opts: IngestOptions, result: ReadResult, path, fn):

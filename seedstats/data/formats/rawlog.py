@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from seedstats.data import schema
-from seedstats.data.formats.base import headline_metric, read_each
+from seedstats.data.formats.base import headline_metric, read_each, record_keys
 from seedstats.data.records import Curve, TrialRecord, dataset_records
 from seedstats.data.store import writing_directory
 from seedstats.errors import DataError, ParseError
@@ -152,6 +152,7 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
     path = Path(path)
     files = log_files(path) if path.is_dir() else [path]
     result = read_each(files, opts, read_file)
+    result.keys = record_keys(result.records)
     truncated = sum(not r.complete for r in result.records)
     if truncated:
         result.notes.append(f"{truncated} raw log(s) end early (truncated runs, kept with "

@@ -38,6 +38,7 @@ from seedstats.data.formats.base import (
     excerpt,
     gc_paused,
     headline_metric,
+    record_keys,
     parse_error_or_skip,
 )
 from seedstats.data.records import Curve, TrialRecord, dataset_records
@@ -374,7 +375,9 @@ def read(path: Path, opts) -> "ReadResult":  # noqa: F821 (imported lazily)
     """
     path = Path(path)
     with gc_paused():
-        return _read(path, load_pickle(path), opts)
+        result = _read(path, load_pickle(path), opts)
+    result.keys = record_keys(result.records)
+    return result
 
 
 def _read(path, data, opts):
