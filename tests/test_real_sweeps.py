@@ -333,6 +333,7 @@ def test_event_files_read_as_tensorboards_own_reader_reads_them(tmp_path, form):
 def test_mlflow_runs_read_as_mlflows_client_reads_them(tmp_path, form):
     pytest.importorskip("mlflow", reason="the cross-check needs mlflow (not a dev extra)")
     import os
+    import warnings
 
     from mlflow.tracking import MlflowClient
 
@@ -343,27 +344,30 @@ def test_mlflow_runs_read_as_mlflows_client_reads_them(tmp_path, form):
     else:
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
         uri = where.resolve().as_uri()
-    client = MlflowClient(tracking_uri=uri)
-    ds, _ = ingest(where, options={"task": "syn", **FORMS[form][2]})
     keys = FORMS[form][3]
+    with warnings.catch_warnings():  # MLflow's own deprecation warnings (SQLAlchemy's)
+        warnings.simplefilter("ignore")
+        client = MlflowClient(tracking_uri=uri)
+        runs = [(int(run.data.params["seed"]),
+                 {k: client.get_metric_history(run.info.run_id, k) for k in keys})
+                for exp in client.search_experiments()
+                for run in client.search_runs([exp.experiment_id])]
+    ds, _ = ingest(where, options={"task": "syn", **FORMS[form][2]})
     n = 0
-    for exp in client.search_experiments():
-        for run in client.search_runs([exp.experiment_id]):
-            seed = int(run.data.params["seed"])
-            tid = ds.trials.set_index("seed").loc[seed, "trial_id"]
-            for key, target in keys.items():
-                hist = sorted((m.step, m.timestamp, m.value)
-                              for m in client.get_metric_history(run.info.run_id, key))
-                want = {}
-                for step, _, value in hist:  # the value logged last at a step is kept
-                    want[step - 1] = value
-                if target == "train":
-                    got = ds.train_loss[ds.train_loss["trial_id"] == tid]
-                    pairs = dict(zip(got["step"], got["loss"]))
-                else:
-                    e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["metric"] == target)
-                                 & (ds.evals["phase"] == "during")]
-                    pairs = dict(zip(e["step"], e["value"]))
-                assert pairs == want, (form, seed, key)
-                n += len(want)
+    for seed, histories in runs:
+        tid = ds.trials.set_index("seed").loc[seed, "trial_id"]
+        for key, target in keys.items():
+            want = {}
+            for step, _, value in sorted((m.step, m.timestamp, m.value)
+                                         for m in histories[key]):
+                want[step - 1] = value  # the value logged last at a step is kept
+            if target == "train":
+                got = ds.train_loss[ds.train_loss["trial_id"] == tid]
+                pairs = dict(zip(got["step"], got["loss"]))
+            else:
+                e = ds.evals[(ds.evals["trial_id"] == tid) & (ds.evals["metric"] == target)
+                             & (ds.evals["phase"] == "during")]
+                pairs = dict(zip(e["step"], e["value"]))
+            assert pairs == want, (form, seed, key)
+            n += len(want)
     assert n > 50

@@ -358,3 +358,15 @@ def test_skip_bad_skips_the_run_with_a_fractional_step_and_reads_the_rest(tmp_pa
     check_trial(ds, "rte-s1", truth)
     assert rep.skipped == [(str(f.parent), f"{f}: log_history[{k}]: expected an integer "
                             "'step', got 20.25")]
+
+
+def test_a_trainer_directory_without_its_state_is_named_not_left_out_silently(tmp_path):
+    rng = np.random.default_rng(7)
+    st, _ = make_run(rng)
+    st.save_to_json(tmp_path / "r" / "seed1" / "trainer_state.json")
+    (tmp_path / "r" / "seed2").mkdir()
+    (tmp_path / "r" / "seed2" / "training_args.bin").write_bytes(b"not read")
+    ds, rep = ingest(tmp_path / "r", options=IngestOptions(task="rte", seeds_from="seed{seed}"))
+    assert len(ds.trials) == 1
+    assert any("not read: 1 Trainer director(ies) without a trainer_state.json" in n
+               and "seed2" in n for n in rep.notes), rep.notes

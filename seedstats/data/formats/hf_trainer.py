@@ -201,6 +201,15 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
                                   lambda: read_run(run_dir, state_file, res))
         if rec is not None:
             result.records.append(rec)
+    # a Trainer directory (it saved training_args.bin) with no state anywhere is never left
+    # out silently: Trainer.save_model() without save_state() and no checkpoint, or a damage
+    known = {d for d, _ in runs}
+    blind = sorted({f.parent.parent if _CKPT.match(f.parent.name) else f.parent
+                    for f in walk_files(path, lambda p: p.name == "training_args.bin")} - known)
+    if blind:
+        shown = ", ".join(str(d) for d in blind[:3]) + (", ..." if len(blind) > 3 else "")
+        res.note(f"not read: {len(blind)} Trainer director(ies) without a {STATE} (call "
+                 f"trainer.save_state(), or keep a checkpoint): {shown}")
     n_ckpt = sum(1 for d, f in runs if f.parent != d)
     if n_ckpt:
         res.note(f"{n_ckpt} run(s) had no top-level {STATE}: read from their highest "
