@@ -371,3 +371,24 @@ def test_mlflow_runs_read_as_mlflows_client_reads_them(tmp_path, form):
             assert pairs == want, (form, seed, key)
             n += len(want)
     assert n > 50
+
+
+@pytest.mark.parametrize("form, inside", [("summarywriter", "seed1"),
+                                          ("lightning_csv", "seed1/version_0"),
+                                          ("ray_tune", None), ("mlflow_files", None)])
+def test_a_renamed_file_inside_a_run_is_named_not_left_unseen(tmp_path, form, inside):
+    d = _copy(form, tmp_path)
+    if inside is None:  # the first run directory of the form
+        probe = {"ray_tune": "result.json", "mlflow_files": "metrics"}[form]
+        run = sorted(d.rglob(probe))[0].parent
+    else:
+        run = d / inside
+    victim = sorted(p for p in run.iterdir() if p.is_file())[0]
+    victim.rename(run / "renamed.bak")
+    where = d / "mlruns" if form == "mlflow_files" else d
+    try:
+        ds, rep = ingest(where, options={"task": "syn"})
+    except Exception as exc:  # noqa: BLE001 - an error naming the damage is fine too
+        assert "\n" not in str(exc)
+        return
+    assert any("not read: 1 file(s)" in n and "'renamed.bak'" in n for n in rep.notes), rep.notes

@@ -44,6 +44,7 @@ from seedstats.data.formats.sweeps import (
     find_first,
     guarded,
     index_steps_per_epoch,
+    note_unread,
     read_flat_yaml,
     train_loss,
     walk_files,
@@ -123,6 +124,8 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         raise ParseError(path, None, f"expected Lightning CSVLogger output ({METRICS} with a "
                          "'step' column)")
     result = ReadResult(records=[])
+    note_unread(res, [f.parent for f in files], lambda n: n in (METRICS, HPARAMS)
+                or "tfevents" in n, "Lightning log directories")
     for f in walk_files(path, lambda p: p.name == METRICS and not _is_metrics(p)):
         # a damaged metrics.csv (its header lost, say) is never left out silently
         parse_error_or_skip(opts, result, f.parent, lambda f=f: _damaged(f))

@@ -57,6 +57,7 @@ from seedstats.data.formats.sweeps import (
     guarded,
     infer_steps_per_epoch,
     max_step,
+    note_unread,
     read_flat_yaml,
     train_loss,
     walk_files,
@@ -275,6 +276,7 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         _read_sqlite(path, res, opts, result)
     else:
         run_dirs = [f.parent for f in walk_files(path, _is_run_meta)]
+        note_unread(res, run_dirs, lambda n: n == "meta.yaml", "MLflow run directories")
         for d in _runs_without_meta(path):  # a damaged run is never left out silently
             msg = "an MLflow run directory (it has metrics/) without its meta.yaml"
             if not opts.skip_bad:

@@ -55,6 +55,7 @@ from seedstats.data.formats.sweeps import (
     complete_by_schedule,
     find_first,
     guarded,
+    note_unread,
     series_from_rows,
     train_loss,
     walk_files,
@@ -172,13 +173,8 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         raise ParseError(path, None, f"expected Ray Tune trial directories ({PARAMS} with "
                          f"{RESULT} or {PROGRESS})")
     result = ReadResult(records=[])
-    strange = sorted(p for t in trials for p in t.iterdir()
-                     if p.name not in (PARAMS, RESULT, PROGRESS, ERROR)
-                     and not _RAY_OWN.match(p.name))
-    if strange:
-        shown = ", ".join(repr(p.name) for p in strange[:3])
-        res.note(f"not read: {len(strange)} file(s) in trial directories that Ray Tune does "
-                 f"not write ({shown}{', ...' if len(strange) > 3 else ''})")
+    note_unread(res, trials, lambda n: n in (PARAMS, RESULT, PROGRESS, ERROR)
+                or bool(_RAY_OWN.match(n)), "Ray Tune trial directories")
     loaded = {}
     for t in trials:
         one = parse_error_or_skip(opts, result, t, lambda t=t: _load(t, res))

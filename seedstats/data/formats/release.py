@@ -38,8 +38,8 @@ from seedstats.data.formats.base import (
     excerpt,
     gc_paused,
     headline_metric,
-    record_keys,
     parse_error_or_skip,
+    record_keys,
 )
 from seedstats.data.records import Curve, TrialRecord, dataset_records
 from seedstats.errors import DataError, ParseError

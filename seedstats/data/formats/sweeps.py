@@ -98,6 +98,7 @@ __all__ = [
     "series_from_rows",
     "wide_columns",
     "complete_by_schedule",
+    "note_unread",
     "DUPLICATES",
     "assemble",
     "guarded",
@@ -1038,6 +1039,22 @@ def wide_columns(path, step_col: str, *, skip=(), other=None) -> dict[str, "Seri
         if v:
             out[c] = Series.of(g, v, idx)
     return out
+
+
+def note_unread(res: "Resolver", dirs, known, what: str) -> None:
+    """Note the files directly in run directories ``dirs`` that the reader does not read
+    (``known(name)`` is False): a renamed or foreign file inside a run is never left unseen."""
+    strange = []
+    for d in dirs:
+        try:
+            strange += [e.name for e in os.scandir(d) if e.is_file(follow_symlinks=False)
+                        and not e.name.startswith(".") and not known(e.name)]
+        except OSError:
+            continue
+    if strange:
+        shown = ", ".join(repr(n) for n in sorted(strange)[:3])
+        res.note(f"not read: {len(strange)} file(s) in {what} that its reader does not read "
+                 f"({shown}{', ...' if len(strange) > 3 else ''})")
 
 
 def complete_by_schedule(last_steps: dict, res: "Resolver", what: str) -> dict:

@@ -50,6 +50,7 @@ whose last step is below its sweep's last is incomplete.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -68,6 +69,7 @@ from seedstats.data.formats.sweeps import (
     index_steps_per_epoch,
     infer_steps_per_epoch,
     max_step,
+    note_unread,
     read_flat_yaml,
     train_loss,
     walk_files,
@@ -347,6 +349,10 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     if not runs:
         raise ParseError(path, None, "expected TensorBoard event files (events.out.tfevents.*)")
     result = ReadResult(records=[])
+    # the run directories, and the run an add_hparams sub-run (<run>/<time.time()>/) belongs to
+    holders = set(runs) | {d.parent for d in runs if re.fullmatch(r"\d+\.\d+", d.name)}
+    note_unread(res, sorted(holders), lambda n: _is_event_file(Path(n)) or n == "hparams.yaml",
+                "TensorBoard run directories")
     loaded = {}
     for run_dir in sorted(runs):
         files = sorted(runs[run_dir])
