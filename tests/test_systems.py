@@ -107,8 +107,10 @@ def test_a_long_table_with_a_system_column(tmp_path):
 
 
 def test_analyses_of_one_system_need_system_and_merge_refuses_a_clash(tmp_path, sweeps):
-    cli("ingest", sweeps / "base", sweeps / "tuned", "--system", "base", "--system", "tuned",
-        "--task", "rte", "--seeds-from", "wi{wi}_do{do}", "--out", "ds", cwd=tmp_path)
+    p = cli("ingest", sweeps / "base", sweeps / "tuned", "--system", "base", "--system", "tuned",
+            "--task", "rte", "--seeds-from", "wi{wi}_do{do}", "--out", "ds", cwd=tmp_path)
+    assert p.returncode == 0 and "keys read (format " in p.stdout  # both sources' keys
+    assert load(tmp_path / "ds").meta["keys"]
     one_line_error(cli("tables", "--data", "ds", "--out", "t", cwd=tmp_path), "tables",
                    "holds 2 systems (base, tuned)", "--system NAME")
     p = cli("info", "--data", "ds", "--system", "tuned", cwd=tmp_path)

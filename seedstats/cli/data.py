@@ -10,8 +10,10 @@ __all__ = ["register", "cmd_ingest", "cmd_merge", "cmd_info", "cmd_replica"]
 
 
 def cmd_ingest(args) -> int:
+    import pandas as pd
+
     from seedstats.data import IngestOptions, ingest, merge
-    from seedstats.data.ingest import key_table, report
+    from seedstats.data.ingest import combine_keys, report
 
     mapping = {}
     for item in args.map or []:
@@ -42,12 +44,8 @@ def cmd_ingest(args) -> int:
         ds.meta["skipped"] = [s for _, r in parts for s in map(list, r.skipped)]
         rep = report(ds, [s for _, r in parts for s in r.skipped],
                      list(dict.fromkeys(n for _, r in parts for n in r.notes)),
-                     key_table([(fmt, {k: [role, why, runs, n] for k, role, why, runs, n in
-                                       g[["key", "role", "reason", "runs", "values"]]
-                                       .itertuples(index=False)})
-                                for _, r in parts for fmt, g in r.keys.groupby("format",
-                                                                               sort=False)]),
-                     args.duplicates)
+                     combine_keys(r.keys for _, r in parts), args.duplicates,
+                     pd.concat([r.files for _, r in parts], ignore_index=True))
     else:
         ds, rep = ingest(list(args.src), format=args.format,
                          options=options(systems[0] if systems else None))

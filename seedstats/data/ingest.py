@@ -31,7 +31,7 @@ from seedstats.data.records import as_utf8, build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
 __all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "FILE_COLUMNS",
-           "key_table", "file_table", "ingest", "merge", "detect_format", "report", "export"]
+           "key_table", "combine_keys", "file_table", "ingest", "merge", "detect_format", "report", "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
@@ -128,8 +128,14 @@ def key_table(per_format) -> pd.DataFrame:
     values]}), ...]``, as one table (:data:`KEY_COLUMNS`), sorted by format, role, key."""
     rows = [(fmt, as_utf8(str(k)), role, runs, values, as_utf8(why)) for fmt, keys in per_format
             for k, (role, why, runs, values) in keys.items()]
-    df = pd.DataFrame(rows, columns=KEY_COLUMNS)
-    if len(df) > 1:  # several sources of one format: add up their counts
+    return combine_keys([pd.DataFrame(rows, columns=KEY_COLUMNS)])
+
+
+def combine_keys(tables) -> pd.DataFrame:
+    """Key tables (:data:`KEY_COLUMNS`) as one, the counts of a key of one format added up
+    (several sources of one format), sorted by format, role, key."""
+    df = pd.concat(list(tables), ignore_index=True)[KEY_COLUMNS]
+    if len(df) > 1:
         df = (df.groupby(["format", "key"], sort=False, as_index=False)
               .agg(role=("role", "first"), runs=("runs", "sum"), values=("values", "sum"),
                    reason=("reason", "first")))[KEY_COLUMNS]
