@@ -10,10 +10,8 @@ __all__ = ["register", "cmd_ingest", "cmd_merge", "cmd_info", "cmd_replica"]
 
 
 def cmd_ingest(args) -> int:
-    import pandas as pd
-
     from seedstats.data import IngestOptions, ingest, merge
-    from seedstats.data.ingest import combine_keys, report
+    from seedstats.data.ingest import combined_report
 
     mapping = {}
     for item in args.map or []:
@@ -42,10 +40,7 @@ def cmd_ingest(args) -> int:
         ds.meta["provenance"] = {"sources": [str(p) for p in args.src],
                                  "systems": systems}
         ds.meta["skipped"] = [s for _, r in parts for s in map(list, r.skipped)]
-        rep = report(ds, [s for _, r in parts for s in r.skipped],
-                     list(dict.fromkeys(n for _, r in parts for n in r.notes)),
-                     combine_keys(r.keys for _, r in parts), args.duplicates,
-                     pd.concat([r.files for _, r in parts], ignore_index=True))
+        rep = combined_report(ds, [r for _, r in parts], args.duplicates)
     else:
         ds, rep = ingest(list(args.src), format=args.format,
                          options=options(systems[0] if systems else None))

@@ -31,7 +31,7 @@ from seedstats.data.records import as_utf8, build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
 __all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "FILE_COLUMNS",
-           "key_table", "combine_keys", "file_table", "ingest", "merge", "detect_format", "report", "export"]
+           "key_table", "combine_keys", "file_table", "combined_report", "ingest", "merge", "detect_format", "report", "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
@@ -180,6 +180,16 @@ def report(ds: Dataset, skipped=(), notes=(), keys=None, duplicates="last",
     files = pd.DataFrame(columns=FILE_COLUMNS) if files is None else files
     return IngestReport(pd.DataFrame(rows, columns=cols).set_index("task"), list(skipped),
                         notes, keys, files)
+
+
+def combined_report(ds: Dataset, reports, duplicates="last") -> IngestReport:
+    """One report for several ingests merged into ``ds`` (``seedstats ingest A B --system a
+    --system b``): their skipped files, notes, key tables and runs together."""
+    reports = list(reports)
+    return report(ds, [s for r in reports for s in r.skipped],
+                  list(dict.fromkeys(n for r in reports for n in r.notes)),
+                  combine_keys(r.keys for r in reports), duplicates,
+                  pd.concat([r.files for r in reports], ignore_index=True))
 
 
 def _module(name: str):
