@@ -31,7 +31,8 @@ from seedstats.data.records import as_utf8, build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
 __all__ = ["FORMATS", "EXPORT_FORMATS", "IngestReport", "KEY_COLUMNS", "FILE_COLUMNS",
-           "key_table", "combine_keys", "file_table", "combined_report", "ingest", "merge", "detect_format", "report", "export"]
+           "key_table", "combine_keys", "file_table", "combined_report", "ingest", "merge",
+           "detect_format", "report", "export"]
 
 #: Format name -> module implementing ``detect``/``read``, in detection order.
 FORMATS = {
