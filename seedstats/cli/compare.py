@@ -20,8 +20,8 @@ def cmd_compare(args) -> int:
     df, paths = write_compare(ds, args.out, tasks=args.task, systems=args.systems,
                               score=args.score, level=args.level, correction=args.correction,
                               n_boot=args.n_boot, rng=args.seed)
-    for r in df[df["a"] < df["b"]].itertuples():
-        print(f"{r.task}: {r.verdict}")
+    for line in df.lines():  # one verdict per task and pair, as Jupyter and the report show
+        print(line)
     for p in paths:
         print(f"wrote {p}")
     return 0
