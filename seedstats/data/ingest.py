@@ -26,7 +26,7 @@ from seedstats.data import schema
 from seedstats.data.dataset import Dataset
 from seedstats.data.formats import rawlog, release
 from seedstats.data.formats.base import IngestOptions, special_files, special_kind
-from seedstats.data.formats.sweeps import ROLES, SystemPattern, find_first
+from seedstats.data.formats.sweeps import ROLES, SystemPattern
 from seedstats.data.records import as_utf8, build_tables, coerce
 from seedstats.errors import DataError, SeedstatsError
 
@@ -45,6 +45,7 @@ FORMATS = {
     "tensorboard": "seedstats.data.formats.tensorboard",
     "optuna": "seedstats.data.formats.optuna_storage",
     "mlflow": "seedstats.data.formats.mlflow",
+    "wandb-offline": "seedstats.data.formats.wandb_offline",
     "wandb": "seedstats.data.formats.wandb",
     "mosbach": "seedstats.data.formats.mosbach",
     "table": "seedstats.data.formats.longtable",
@@ -209,12 +210,6 @@ def detect_format(src) -> str:
             continue
         if mod.detect(src):
             return name
-    if src.suffix == ".wandb" or src.is_dir() and find_first(
-            src, lambda p: p.suffix == ".wandb" and p.name.startswith("run-")):
-        raise DataError(f"SRC {src}: holds W&B offline runs (run-<id>.wandb), which seedstats "
-                        "cannot read: wandb has no public reader for them and seedstats does not "
-                        "decode them by hand; run `wandb sync`, export each run's "
-                        "scan_history() to CSV or Parquet, and ingest that")
     raise DataError(f"SRC {src}: cannot tell its format; give --format one of "
                     f"{', '.join(FORMATS)}")
 

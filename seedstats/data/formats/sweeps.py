@@ -421,7 +421,8 @@ class Resolver:
             merged.update(self._one_sidecar(d))
         return merged
 
-    def _relative(self, path: Path) -> str:
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the parent of the source root (what patterns match)."""
         try:
             return Path(path).relative_to(self._base).as_posix()
         except ValueError:
@@ -484,7 +485,7 @@ class Resolver:
 
     def _match(self, pattern: SeedPattern, what: str, run_path: Path, name) -> dict:
         """``pattern`` matched against the run's name or relative path, or a ParseError."""
-        text = name if name is not None else self._relative(run_path)
+        text = name if name is not None else self.relative(run_path)
         found = pattern.match(text)
         if found is None:
             raise ParseError(run_path, None, f"no {what}: the run's path {text!r} does not "
