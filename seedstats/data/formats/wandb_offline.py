@@ -335,6 +335,14 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     files = [path] if path.is_file() else list(walk_files(path, _is_run_file))
     if not files:
         raise ParseError(path, None, "expected W&B offline runs (run-<id>.wandb)")
+    # wandb's latest-run link to the newest run becomes a second copy of it when a tree is
+    # copied with its links followed: that run is read once
+    names = {f.name for f in files if f.parent.name != "latest-run"}
+    copies = [f for f in files if f.parent.name == "latest-run" and f.name in names]
+    if copies:
+        files = [f for f in files if f not in copies]
+        res.note(f"{copies[0].parent}: a copy of W&B's latest-run link (the newest run), read "
+                 "once under its own directory")
     core = _core()
     dirs = {f.parent for f in files}
     note_unread(res, sorted(dirs), lambda n: n.endswith(".wandb"), "W&B run directories")
