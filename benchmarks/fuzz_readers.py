@@ -9,7 +9,7 @@ For each format (the released pickle, raw text logs, JSON Lines logs, long table
 ``trainer_state.json`` runs, the follow-up study's TSV logs, TensorBoard event files from
 torch's ``SummaryWriter``) it writes one small valid input with the project's own writers (or
 the real library's: the Trainer, and the committed files of ``tests/fixtures/real`` written by
-Lightning, Ray Tune, MLflow and Optuna), then, per case, copies it and mutates one of its files with
+Lightning, Ray Tune, MLflow, Optuna and W&B offline runs), then, per case, copies it and mutates one of its files with
 a seeded random choice of: truncation, byte flips, a deleted or duplicated line, a number
 replaced by a huge, negative, NaN/inf or malformed one, deep nesting, an empty or binary file,
 and a file name with a newline, unicode or bytes that are not UTF-8. Each case is ingested in
@@ -26,7 +26,10 @@ this process (under a memory limit and a timer) and classified:
   the mutated input holds (:data:`COUNTERS`: the standard library's csv/json/sqlite3 on the
   table, wide, Lightning, Trainer, Ray, MLflow and the follow-up study's inputs, TensorBoard's
   ``EventAccumulator`` on event files, sqlite3 on Optuna storages, json on JSON Lines logs and the
-  authors' raw logs, a walk of the released pickle's trials and are checked for tracebacks, hangs and bad errors only).
+  authors' raw logs, a walk of the released pickle's trials). W&B offline runs have no such
+  count: their only reader is wandb's own, which checks every chunk of the log against its
+  checksum and reports the damaged ones (an error in seedstats); they are checked for
+  tracebacks, hangs and bad errors only.
 
 Prints a table of counts per format and outcome and the first failing cases, and exits 1 when
 any case was a traceback, a hang, a bad error or a silent loss.
@@ -160,6 +163,16 @@ def _real(form: str, inside: str = ""):
     return make
 
 
+def _wandb_offline(d: Path) -> Path:
+    """The real W&B offline runs; they are read through wandb's own reader, so without wandb
+    the format is skipped like a form whose writer is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is None:
+        raise ImportError("reading W&B offline runs needs wandb")
+    return _real("wandb_offline")(d)
+
+
 def _wide(d: Path) -> Path:
     rows = ["run,step,eval_accuracy,eval_loss,loss,learning_rate"]
     for run in ("seed1", "seed2", "seed3"):
@@ -183,9 +196,10 @@ SOURCES = {"release": (_release, "release", {}), "rawlog": (_rawlog, "rawlog", {
            "ray": (_real("ray_tune"), "ray", _SYN),
            "mlflow": (_real("mlflow_files", "mlruns"), "mlflow", _SYN),
            "mlflow-sqlite": (_real("mlflow_sqlite", "mlflow.db"), "mlflow", _SYN),
-           "optuna": (_real("optuna", "optuna.db"), "optuna", _SYN)}
+           "optuna": (_real("optuna", "optuna.db"), "optuna", _SYN),
+           "wandb-offline": (_wandb_offline, "wandb-offline", _SYN)}
 #: Binary formats: only byte-level mutations.
-BINARY = ("release", "tensorboard", "mlflow-sqlite", "optuna")
+BINARY = ("release", "tensorboard", "mlflow-sqlite", "optuna", "wandb-offline")
 
 
 # --- an independent count of the values an input holds ----------------------------------------
