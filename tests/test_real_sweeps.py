@@ -331,7 +331,7 @@ def test_killed_and_failed_wandb_runs(tmp_path):
     assert not t.loc[99, "complete"] and np.isnan(t.loc[99, "after"])
     assert t.loc[[1, 2, 3], "complete"].all() and t.loc[99, "flags"] == "incomplete"
     assert any("without an exit record" in n for n in rep.notes)
-    assert any("ends inside a record" in n for n in rep.notes)
+    assert any("end inside a record" in n for n in rep.notes)
     # the epochs it logged give 8 updates per epoch
     e = ds.evals[(ds.evals["seed"] == 1) & (ds.evals["phase"] == "during")
                  & (ds.evals["metric"] == "acc")].sort_values("step")

@@ -148,7 +148,7 @@ def test_a_run_killed_before_its_first_block_and_a_cut_log(runs, tmp_path):
     f.write_bytes(whole[: int(len(whole) * 0.8)])
     ds, rep = ingest(src, options={"task": "syn", "seeds_from": "wi{wi}_do{do}"})
     assert not ds.trials.iloc[0]["complete"]
-    assert any("ends inside a record" in n for n in rep.notes)
+    assert any("end inside a record" in n for n in rep.notes)
 
 
 def test_a_damaged_log_from_the_command_line(runs, tmp_path, capsys):
@@ -171,3 +171,10 @@ def test_the_extra_declares_the_reader_version():
 
     assert wandb_offline.MIN_WANDB == (0, 31)
     json.dumps(extras)  # the extras stay plain data
+
+
+def test_a_step_key_that_is_not_an_integer(runs, tmp_path):
+    with pytest.raises(ParseError, match=r"history row 0 \(_step 0\): expected an integer "
+                                         r"'val_acc', got 0\.5"):
+        ingest(_copy(runs, "a", tmp_path), options={"task": "syn",
+                                                     "mapping": {"step": "val_acc"}})

@@ -3,7 +3,8 @@
 Most users' runs are not the paper's 2,100 trials (Dodge et al. 2020) but their own sweeps,
 logged by the Hugging Face Trainer, TensorBoard, MLflow or Weights & Biases. The
 loaders :mod:`~seedstats.data.formats.hf_trainer`, :mod:`~seedstats.data.formats.tensorboard`,
-:mod:`~seedstats.data.formats.mlflow`, :mod:`~seedstats.data.formats.wandb`, :mod:`~seedstats.data.formats.mosbach`
+:mod:`~seedstats.data.formats.mlflow`, :mod:`~seedstats.data.formats.wandb`,
+:mod:`~seedstats.data.formats.wandb_offline`, :mod:`~seedstats.data.formats.mosbach`
 and :mod:`~seedstats.data.formats.longtable` read their source into per-key series and hand them to
 :func:`assemble`, so that every source follows the same rules, written down here once.
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import math
 import os
 import re
 import subprocess
@@ -64,6 +65,7 @@ from seedstats.data.formats.sweeps import (
     Resolver,
     assemble,
     find_first,
+    guarded,
     hf_key,
     infer_steps_per_epoch,
     note_unread,
@@ -204,7 +206,11 @@ class _Log:
             elif kind == "stats":
                 self.n_stats += 1
             elif kind == "exit":
-                self.exit_code = int(body.get("exit_code", 0) or 0)
+                code = body.get("exit_code", 0)  # proto3's JSON leaves a zero out
+                if isinstance(code, bool) or not isinstance(code, int):
+                    raise ParseError(path, None, f"exit record: expected an integer exit code, "
+                                     f"got {excerpt(code)}")
+                self.exit_code = code
         if not seen_run:
             raise ParseError(path, None, f"expected a W&B run record; wandb's reader found "
                              f"{len(records)} record(s) and none describes the run (a run "
@@ -250,7 +256,7 @@ def _steps(log: _Log, path: Path, res: Resolver):
             steps.append(None)
             missing += any(not k.startswith("_") and k != key for k in r)
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v \
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or float(v) != int(v):
             raise ParseError(path, None, f"history row {i} (_step {excerpt(r.get('_step'))}): "
                              f"expected an integer {key!r}, got {excerpt(v)}")
@@ -267,10 +273,9 @@ def _steps(log: _Log, path: Path, res: Resolver):
 
 def _run(f: Path, records, warnings, res: Resolver):
     log = _Log(records, f)
-    for w in warnings:
-        if "incomplete" in w:
-            res.note(f"{f}: wandb's reader says the file ends inside a record (a run killed or "
-                     "still running): read up to there")
+    if any("incomplete" in w for w in warnings):
+        res.note("W&B run logs that end inside a record (a run killed, or still running) were "
+                 "read up to there")
     key, steps, trainer = _steps(log, f, res)
     rows, kept = [], []
     own: dict[str, int] = {}
@@ -369,7 +374,7 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         def build(f=f, out=out, exc=exc):
             if exc is not None:
                 raise exc
-            return _run(f, *out, res)
+            return guarded(f, "a W&B run log", lambda: _run(f, *out, res))
 
         rec = parse_error_or_skip(opts, result, f, build)
         if rec is not None:
