@@ -4,6 +4,13 @@ Read without MLflow itself, so a user's own seed sweep gets the paper's analyses
 2020: expected validation performance, Section 3; failed runs, Section 4; early stopping,
 Section 5).
 
+Why not ``MlflowClient``: it needs MLflow (a large install: SQLAlchemy, Alembic, a server
+stack) for two documented, stable layouts; it refuses a SQLite database of an older MLflow's
+schema until ``mlflow db upgrade`` rewrites the user's file, while this reader opens it
+read-only; and its per-key ``get_metric_history`` calls are one query per run and key. The
+result is checked equal to ``MlflowClient``'s histories on files MLflow wrote
+(``tests/test_real_sweeps.py``, when mlflow is installed).
+
 File store
 ----------
 ``mlruns/<experiment_id>/<run_id>/`` with ``meta.yaml`` (``run_name``, ``status`` as MLflow's
