@@ -93,7 +93,9 @@ def register(sub) -> None:
     sp.add_argument("--baseline", type=float, help="majority baseline of the task")
     sp.add_argument("--seeds-from", help="path pattern such as 'wi{wi}_do{do}' or 'seed{seed}'")
     sp.add_argument("--map", action="append", metavar="KEY=COL,...",
-                    help="column mapping for long tables, e.g. run=trial,step=global_step")
+                    help="column mapping for long tables, e.g. run=trial,step=global_step; "
+                         "step=KEY also for Ray Tune and W&B runs, step_is=count|index for "
+                         "Optuna and W&B runs")
     sp.add_argument("--system", action="append", metavar="NAME",
                     help="the system (recipe, model, method) these runs are: once for all "
                          "sources, or once per SRC in order")

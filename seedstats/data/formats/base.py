@@ -45,7 +45,9 @@ class IngestOptions:
     seeds_from : str, optional
         Path pattern with ``{wi}``, ``{do}`` or ``{seed}`` fields to read seeds from.
     mapping : dict, optional
-        Column mapping for long tables (``run=trial,step=global_step,...``; ``system=COL``).
+        Column mapping for long tables (``run=trial,step=global_step,...``; ``system=COL``);
+        ``step=KEY`` also for Ray Tune and W&B runs, ``step_is=count|index`` for Optuna and
+        W&B runs.
     system : str, optional
         The system (recipe, model, method) every run of this source ran (``--system``).
     systems_from : str, optional
