@@ -126,6 +126,12 @@ def _core() -> str:
     return str(core)
 
 
+#: wandb-core's environment: one thread of Go code each (several run at once), and its garbage
+#: collector only near a memory cap (a run's records are short-lived; collecting them as they
+#: go cost a fifth of the reader's time here), so a huge log cannot take the machine's memory
+_GO_ENV = {"GOMAXPROCS": "1", "GOGC": "off", "GOMEMLIMIT": "512MiB"}
+
+
 def inspect_records(path, core: str | None = None) -> tuple[list[dict], list[str]]:
     """The records of one ``run-<id>.wandb`` as wandb's own reader prints them
     (``wandb leet inspect --json``), and its warnings.
@@ -144,6 +150,7 @@ def inspect_records(path, core: str | None = None) -> tuple[list[dict], list[str
     try:
         done = subprocess.run([core, "leet", "inspect", "--no-observability", "--json",
                                "--run-file", str(path)], capture_output=True,
+                              env={**os.environ, **_GO_ENV},
                               timeout=limit, stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
         raise ParseError(path, None, f"wandb's reader did not finish in {limit:.0f} s"
@@ -367,18 +374,20 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
         except ParseError as exc:
             return None, exc
 
-    with ThreadPoolExecutor(workers) as pool:
-        outputs = list(pool.map(inspect, files))
     result = ReadResult(records=[])
-    for f, (out, exc) in zip(files, outputs):
-        def build(f=f, out=out, exc=exc):
-            if exc is not None:
-                raise exc
-            return guarded(f, "a W&B run log", lambda: _run(f, *out, res))
+    pool = ThreadPoolExecutor(workers)
+    try:  # each run is built while the next ones are read
+        for f, (out, exc) in zip(files, pool.map(inspect, files)):
+            def build(f=f, out=out, exc=exc):
+                if exc is not None:
+                    raise exc
+                return guarded(f, "a W&B run log", lambda: _run(f, *out, res))
 
-        rec = parse_error_or_skip(opts, result, f, build)
-        if rec is not None:
-            result.records.append(rec)
+            rec = parse_error_or_skip(opts, result, f, build)
+            if rec is not None:
+                result.records.append(rec)
+    finally:  # an error stops at once: the runs not yet read are not read
+        pool.shutdown(wait=True, cancel_futures=True)
     res.finish(result)
     return result
 
