@@ -7,8 +7,8 @@ validation performance, Section 3; failed runs, Section 4; early stopping, Secti
 
 Reader
 ------
-Since wandb 0.2x a run's config, history and summary exist only in its transaction log,
-``run-<id>.wandb`` (LevelDB-log framed protobuf records). It is read through wandb's own
+wandb (0.31 here) keeps an offline run's config, history and summary only in its transaction
+log, ``run-<id>.wandb`` (LevelDB-log framed protobuf records). It is read through wandb's own
 reader of that log, ``wandb leet inspect --json`` (the ``wandb-core`` binary that ships in the
 wheel; one JSON object per record), never decoded by hand: needs the optional extra
 ``seedstats[wandb]`` (wandb >= 0.31; older releases have no ``--json``). The binary runs with
