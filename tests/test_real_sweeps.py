@@ -48,12 +48,13 @@ FORMS = {
     "wandb_offline": (".", "wandb-offline", {},
                       {"train/loss": "train", "val/acc": "acc", "val/loss": "loss"}, np.float64),
     "hf_trainer_wandb": (".", "wandb-offline", {}, HF_KEYS, np.float64),
+    "lightning_wandb": (".", "wandb-offline", {}, LIGHTNING_KEYS, np.float64),
 }
 #: forms read through a library's own reader (an optional extra of seedstats)
-NEEDS = {"wandb_offline": "wandb", "hf_trainer_wandb": "wandb"}
+NEEDS = {"wandb_offline": "wandb", "hf_trainer_wandb": "wandb", "lightning_wandb": "wandb"}
 # train steps of the training code -> seedstats steps, per form (Lightning: the update's index
 # when the training step ran, the validation at the epoch's end after its last update)
-TRAIN_STEP = {"lightning_csv": INDEX, "lightning_tb": INDEX}
+TRAIN_STEP = {"lightning_csv": INDEX, "lightning_tb": INDEX, "lightning_wandb": INDEX}
 EVAL_STEP = {"optuna": INDEX}
 
 
@@ -173,10 +174,14 @@ def test_add_hparams_sub_runs_are_attached_not_trials(tmp_path):
     assert roles["hparam/best_accuracy"] == "bookkeeping"
 
 
-def test_steps_per_epoch_from_lightning_epochs(tmp_path):
-    ds, _ = ingest(_copy("lightning_csv", tmp_path), options={"task": "syn"})
+@pytest.mark.parametrize("form", ["lightning_csv", "lightning_wandb"])
+def test_steps_per_epoch_from_lightning_epochs(tmp_path, form):
+    if NEEDS.get(form):
+        pytest.importorskip(NEEDS[form])
+    ds, _ = ingest(_copy(form, tmp_path), options={"task": "syn"})
     e = ds.evals[(ds.evals["seed"] == 1) & (ds.evals["phase"] == "during")]
-    assert e["epoch"].tolist() == [1.0, 2.0, 3.0] * 2  # 8 updates per epoch, 3 epochs
+    # 8 updates per epoch, 3 epochs
+    assert e.sort_values(["metric", "step"])["epoch"].tolist() == [1.0, 2.0, 3.0] * 2
 
 
 def test_the_manifest_names_the_library_versions():
@@ -344,6 +349,10 @@ def test_killed_and_failed_wandb_runs(tmp_path):
     assert roles["train_runtime"] == "bookkeeping"  # the Trainer's summary, not a metric
     assert rep.keys.set_index("key").loc["train_runtime", "reason"].startswith(
         "in the run's summary only")
+    ds, rep = ingest(_copy("lightning_wandb", tmp_path), options={"task": "syn"})
+    t = ds.trials.set_index("seed")  # interrupted: Lightning's graceful shutdown exits with 1
+    assert "failed" in t.loc[99, "flags"] and not t.loc[99, "complete"]
+    assert t.loc[[1, 2, 3], "complete"].all()
 
 
 def test_the_report_shows_how_the_keys_were_read(tmp_path):

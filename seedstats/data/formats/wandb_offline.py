@@ -28,11 +28,13 @@ keys only in the summary are listed as such in the key report.
 
 The step of a row is ``--map step=KEY`` when given, else the Trainer's ``train/global_step``
 (its ``WandbCallback``; keys are then mapped back to the Trainer's log keys as for
-TensorBoard, :func:`~seedstats.data.formats.sweeps.hf_key`), else W&B's ``_step``. Both the
-Trainer's step and a ``step=`` passed to ``wandb.log`` (W&B records that it was passed) are
-read as the count of updates done (seedstats' step is ``count - 1``); without ``step=``,
-``_step`` only numbers the log calls from 0 and is read as a 0-based index (noted).
-``--map step_is=count|index`` overrides either.
+TensorBoard, :func:`~seedstats.data.formats.sweeps.hf_key`), else Lightning's
+``trainer/global_step`` (its ``WandbLogger``), else W&B's ``_step``. The Trainer's step and a
+``step=`` passed to ``wandb.log`` (W&B records that it was passed) are read as the count of
+updates done (seedstats' step is ``count - 1``); Lightning's as the 0-based index of the update
+(as its CSV and TensorBoard loggers write it; its ``epoch`` is a 0-based index too); without
+``step=``, ``_step`` only numbers the log calls from 0 and is read as a 0-based index (noted).
+``--map step_is=count|index`` overrides any of them.
 
 Completeness: a run is complete when its log ends with an ``exit`` record of code 0 (and, for
 a Trainer run, its end-of-training row: ``train/train_runtime``, or the row that logs only
@@ -63,10 +65,12 @@ from seedstats.data.formats.base import (
 from seedstats.data.formats.sweeps import (
     END_KEY,
     Resolver,
+    Series,
     assemble,
     find_first,
     guarded,
     hf_key,
+    index_steps_per_epoch,
     infer_steps_per_epoch,
     note_unread,
     series_from_rows,
@@ -81,7 +85,8 @@ EXTRA = "seedstats[wandb]"
 #: The first wandb release whose ``wandb leet inspect`` prints JSON.
 MIN_WANDB = (0, 31)
 _TASK_KEYS = ("task", "task_name", "finetuning_task")
-_TRAINER_STEP = "train/global_step"
+_TRAINER_STEP = "train/global_step"  # the Trainer's WandbCallback: a count of updates
+_LIGHTNING_STEP = "trainer/global_step"  # Lightning's WandbLogger: the update's 0-based index
 #: W&B's special strings for the floats JSON cannot hold
 _FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 #: W&B's name for a run directory (``offline-run-20261205_144321-76g8vn47``)
@@ -240,15 +245,20 @@ class _Log:
 
 
 def _steps(log: _Log, path: Path, res: Resolver):
-    """``(step key, [count of updates per row or None], trainer)`` (module docstring)."""
+    """``(step key, [count of updates per row or None], logger)``: ``logger`` is
+    ``"trainer"`` or ``"lightning"`` when their step key is there (module docstring)."""
     mapping = res.opts.mapping or {}
-    trainer = any(_TRAINER_STEP in r for r in log.rows)
-    key = mapping.get("step") or (_TRAINER_STEP if trainer else "_step")
+    logger = next((name for name, k in (("trainer", _TRAINER_STEP),
+                                        ("lightning", _LIGHTNING_STEP))
+                   if any(k in r for r in log.rows)), None)
+    key = mapping.get("step") or {"trainer": _TRAINER_STEP,
+                                  "lightning": _LIGHTNING_STEP}.get(logger, "_step")
     step_is = mapping.get("step_is")
     if step_is is not None and step_is not in ("index", "count"):
         raise DataError(f"--map step_is: expected 'index' or 'count', got {step_is!r}")
     if step_is is None:
-        step_is = "count" if key != "_step" or log.step_given else "index"
+        step_is = ("index" if key == _LIGHTNING_STEP
+                   or key == "_step" and not log.step_given else "count")
         if key == "_step":
             res.note("W&B runs logged with wandb.log(..., step=N): N is read as the count of "
                      "updates done" if log.step_given else
@@ -275,7 +285,7 @@ def _steps(log: _Log, path: Path, res: Resolver):
         raise ParseError(path, None, f"{missing} history row(s) hold values but no {key!r}")
     if not log.rows and mapping.get("step"):
         raise ParseError(path, None, f"--map step={key}: the run logged no history")
-    return key, steps, trainer
+    return key, steps, logger
 
 
 def _run(f: Path, records, warnings, res: Resolver):
@@ -283,7 +293,8 @@ def _run(f: Path, records, warnings, res: Resolver):
     if any("incomplete" in w for w in warnings):
         res.note("W&B run logs that end inside a record (a run killed, or still running) were "
                  "read up to there")
-    key, steps, trainer = _steps(log, f, res)
+    key, steps, logger = _steps(log, f, res)
+    trainer = logger == "trainer"
     rows, kept = [], []
     own: dict[str, int] = {}
     for r, g in zip(log.rows, steps):
@@ -327,10 +338,15 @@ def _run(f: Path, records, warnings, res: Resolver):
         complete = not trainer or end_order is not None or END_KEY in log.summary
     if n_steps is None and kept:
         n_steps = max(kept)
+    epoch = series.get("epoch")
+    if logger == "lightning" and epoch is not None:  # its epoch index, at update indices
+        spe = index_steps_per_epoch(Series(epoch.g - 1, epoch.v, epoch.order))
+    else:
+        spe = infer_steps_per_epoch(epoch)
     return assemble(source=str(f), ident=ident, metric=metric, baseline=baseline,
                     evals=evals, train=train_loss(series), train_offset=-1,
                     end_order=end_order, complete=complete, n_steps=n_steps,
-                    steps_per_epoch=infer_steps_per_epoch(series.get("epoch")), flags=flags)
+                    steps_per_epoch=spe, flags=flags)
 
 
 def read(path: Path, opts: IngestOptions) -> ReadResult:
