@@ -10,9 +10,9 @@ For each format (the released pickle, raw text logs, JSON Lines logs, long table
 torch's ``SummaryWriter``) it writes one small valid input with the project's own writers (or
 the real library's: the Trainer, and the committed files of ``tests/fixtures/real`` written by
 Lightning, Ray Tune, MLflow, Optuna and wandb's offline mode), then, per case, copies it and
-mutates one of its files with a seeded random choice of: truncation, byte flips, a deleted or duplicated line, a number
-replaced by a huge, negative, NaN/inf or malformed one, deep nesting, an empty or binary file,
-and a file name with a newline, unicode or bytes that are not UTF-8. Each case is ingested in
+mutates one of its files with a seeded random choice of: truncation, byte flips, a deleted or
+duplicated line, a number replaced by a huge, negative, NaN/inf or malformed one, deep nesting,
+an empty or binary file, and a file name with a newline, unicode or bytes that are not UTF-8. Each case is ingested in
 this process (under a memory limit and a timer) and classified:
 
 - ``ok``: the ingest returned a dataset;
