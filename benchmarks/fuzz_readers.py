@@ -12,8 +12,8 @@ the real library's: the Trainer, and the committed files of ``tests/fixtures/rea
 Lightning, Ray Tune, MLflow, Optuna and wandb's offline mode), then, per case, copies it and
 mutates one of its files with a seeded random choice of: truncation, byte flips, a deleted or
 duplicated line, a number replaced by a huge, negative, NaN/inf or malformed one, deep nesting,
-an empty or binary file, and a file name with a newline, unicode or bytes that are not UTF-8. Each case is ingested in
-this process (under a memory limit and a timer) and classified:
+an empty or binary file, and a file name with a newline, unicode or bytes that are not UTF-8.
+Each case is ingested in this process (under a memory limit and a timer) and classified:
 
 - ``ok``: the ingest returned a dataset;
 - ``error``: a :class:`~seedstats.errors.SeedstatsError` whose message is one line of at most 500
