@@ -178,3 +178,14 @@ def test_a_step_key_that_is_not_an_integer(runs, tmp_path):
                                          r"'val_acc', got 0\.5"):
         ingest(_copy(runs, "a", tmp_path), options={"task": "syn",
                                                      "mapping": {"step": "val_acc"}})
+
+
+def test_one_run_log_and_a_run_directory_without_its_log(runs, tmp_path):
+    src = _copy(runs, "a", tmp_path)
+    ds, rep = ingest(_log(src), options={"task": "syn"})  # one file: its siblings are not news
+    assert len(ds.trials) == 1 and not any("not read" in n for n in rep.notes)
+    lost = _log(src).parent.with_name("offline-run-20261205_120000-abc123")
+    lost.mkdir()
+    ds, rep = ingest(src, options={"task": "syn"})
+    assert any("not read: 1 W&B run director(ies) without a .wandb run log "
+               "('offline-run-20261205_120000-abc123')" in n for n in rep.notes)

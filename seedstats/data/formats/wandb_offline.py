@@ -375,8 +375,9 @@ def read(path: Path, opts: IngestOptions) -> ReadResult:
     dirs = {f.parent for f in files}
     note_unread(res, sorted(dirs), lambda n: n.endswith(".wandb"), "W&B run directories")
     # a run directory beside the others whose log is gone is named, not left unseen
-    empty = sorted({d for parent in {d.parent for d in dirs} for d in parent.iterdir()
-                    if d.is_dir() and _RUN_DIR.match(d.name) and d not in dirs})
+    empty = [] if path.is_file() else sorted(
+        {d for parent in {d.parent for d in dirs} for d in parent.iterdir()
+         if _RUN_DIR.match(d.name) and d.is_dir() and not any(d.glob("*.wandb"))})
     if empty:
         res.note(f"not read: {len(empty)} W&B run director(ies) without a .wandb run log "
                  f"({', '.join(repr(d.name) for d in empty[:3])}"
