@@ -124,7 +124,8 @@ def _core() -> str:
                         f"{'.'.join(map(str, MIN_WANDB))}); wandb {version} is installed: "
                         f"{need}")
     spec = importlib.util.find_spec("wandb")
-    core = Path(next(iter(spec.submodule_search_locations or []), "")) / "bin" / "wandb-core"
+    where = next(iter(spec.submodule_search_locations or []), "") if spec else ""
+    core = Path(where) / "bin" / "wandb-core"
     if not core.is_file():
         raise DataError(f"wandb {version} is installed without its wandb-core binary "
                         f"({core}): reinstall it, {need}")
@@ -176,6 +177,11 @@ def inspect_records(path, core: str | None = None) -> tuple[list[dict], list[str
     return records, err
 
 
+def _keys(v) -> list[str]:
+    """The key names of a record's ``remove`` list (anything else removes nothing)."""
+    return [k for k in v if isinstance(k, str)] if isinstance(v, list) else []
+
+
 def _floats(v):
     return _FLOATS.get(v, v) if isinstance(v, str) else v
 
@@ -188,7 +194,7 @@ class _Log:
         self.summary: dict = {}
         self.rows: list[dict] = []
         self.exit_code = None
-        self.name = self.run_id = None
+        self.name = None
         self.step_given = False
         self.n_stats = 0
         seen_run = False
@@ -197,7 +203,7 @@ class _Log:
             body = rec.get(kind) if isinstance(rec.get(kind), dict) else {}
             if kind == "run":
                 seen_run = True
-                self.name, self.run_id = body.get("display_name"), body.get("run_id")
+                self.name = body.get("display_name")
                 self._config(body.get("config"))
                 self._telemetry(body.get("telemetry"))
             elif kind == "config":
@@ -210,9 +216,8 @@ class _Log:
                 upd = body.get("update")
                 if isinstance(upd, dict):
                     self.summary.update(upd)
-                for k in body.get("remove") or []:
-                    if isinstance(k, str):
-                        self.summary.pop(k, None)
+                for k in _keys(body.get("remove")):
+                    self.summary.pop(k, None)
             elif kind == "telemetry":
                 self._telemetry(body)
             elif kind == "stats":
@@ -234,9 +239,8 @@ class _Log:
         upd = body.get("update")
         if isinstance(upd, dict):
             self.config.update({k: v for k, v in upd.items() if k != "_wandb"})
-        for k in body.get("remove") or []:
-            if isinstance(k, str):
-                self.config.pop(k, None)
+        for k in _keys(body.get("remove")):
+            self.config.pop(k, None)
 
     def _telemetry(self, body):
         feature = body.get("feature") if isinstance(body, dict) else None
