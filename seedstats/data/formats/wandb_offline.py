@@ -282,11 +282,10 @@ def _steps(log: _Log, path: Path, res: Resolver):
             raise ParseError(path, None, f"history row {i} (_step {excerpt(r.get('_step'))}): "
                              f"expected an integer {key!r}, got {excerpt(v)}")
         steps.append(int(v) + shift)
+    flag = f"--map step={key}: " if mapping.get("step") else ""
     if missing:
-        if mapping.get("step"):
-            raise ParseError(path, None, f"--map step={key}: {missing} history row(s) hold "
-                             f"values but no {key!r}")
-        raise ParseError(path, None, f"{missing} history row(s) hold values but no {key!r}")
+        raise ParseError(path, None, f"{flag}{missing} history row(s) hold values but no "
+                         f"{key!r}")
     if not log.rows and mapping.get("step"):
         raise ParseError(path, None, f"--map step={key}: the run logged no history")
     return key, steps, logger
@@ -328,9 +327,10 @@ def _run(f: Path, records, warnings, res: Resolver):
     evals, metric, baseline = res.validation(ident, series, f)
     # the Trainer's end of training: a row with train_runtime, or one that logs only the epoch
     end_order = n_steps = None
-    for i, row in enumerate(rows):
-        if trainer and (END_KEY in row or set(row) == {"epoch"}):
-            end_order, n_steps = float(i), kept[i]
+    if trainer:
+        for i, row in enumerate(rows):
+            if END_KEY in row or set(row) == {"epoch"}:
+                end_order, n_steps = float(i), kept[i]
     flags = []
     if log.exit_code is None:
         complete = False
